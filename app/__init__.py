@@ -1,0 +1,1 @@
+"""carbon-planet service core: settings, database, accounts, auth, server and CLI."""

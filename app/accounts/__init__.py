@@ -1,0 +1,1 @@
+"""Players, their identities, login codes and sessions."""

@@ -1,0 +1,120 @@
+"""Finding or creating players, and editing their profile."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+import uuid
+from urllib.parse import urlsplit
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import HostIdentity, Player
+from app.auth.host_tokens import HostClaims
+from app.auth.roles import Role
+from app.errors import ErrorCode, ServiceError, invalid
+from app.settings import Settings
+
+NICKNAME_MAX = 20
+DEFAULT_NICKNAME = "低碳玩家"
+
+
+async def player_for_phone(phone: str) -> Player:
+    """The player who owns this (verified) phone; created on first login."""
+    player = await Player.get_or_none(phone=phone)
+    if player is not None:
+        return player
+    try:
+        return await Player.create(
+            phone=phone, nickname=f"{DEFAULT_NICKNAME}{phone[-4:]}", roles=[Role.PLAYER.value]
+        )
+    except IntegrityError:  # a concurrent first login created it
+        return await Player.get(phone=phone)
+
+
+async def player_for_host(claims: HostClaims, settings: Settings) -> Player:
+    """The player linked to (issuer, subject); the first login creates and links one."""
+    identity = await HostIdentity.filter(
+        issuer=claims.issuer, subject=claims.subject
+    ).select_related("player").first()
+    if identity is not None:
+        return identity.player
+    tag = hashlib.sha256(f"{claims.issuer}|{claims.subject}".encode()).hexdigest()[:4]
+    nickname = _clean_nickname(claims.nickname) if claims.nickname else None
+    try:
+        async with in_transaction():
+            player = await Player.create(
+                nickname=nickname or f"{DEFAULT_NICKNAME}{tag}",
+                city=claims.city if claims.city in settings.cities else None,
+                roles=[Role.PLAYER.value],
+            )
+            await HostIdentity.create(issuer=claims.issuer, subject=claims.subject, player=player)
+            return player
+    except IntegrityError:  # a concurrent first login linked it
+        identity = await HostIdentity.get(
+            issuer=claims.issuer, subject=claims.subject
+        ).prefetch_related("player")
+        return identity.player
+
+
+def _clean_nickname(raw: str) -> str | None:
+    name = " ".join(raw.split())
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        return None
+    return name[:NICKNAME_MAX] or None
+
+
+def validate_profile(changes: dict[str, str | None], settings: Settings) -> dict[str, str | None]:
+    """Check every proposed change; raise the first problem, naming its input field."""
+    clean: dict[str, str | None] = {}
+    if "nickname" in changes:
+        raw = changes["nickname"]
+        name = _clean_nickname(raw) if raw is not None else None
+        if name is None or len(" ".join((raw or "").split())) > NICKNAME_MAX:
+            raise invalid(
+                "input.nickname",
+                f"A nickname is 1 to {NICKNAME_MAX} printable characters.",
+            )
+        clean["nickname"] = name
+    if "city" in changes:
+        city = changes["city"]
+        if city is not None and city not in settings.cities:
+            raise invalid("input.city", f"Unknown city; one of: {', '.join(settings.cities)}.")
+        clean["city"] = city
+    if "avatar_url" in changes:
+        url = changes["avatar_url"]
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme != "https" or not parts.netloc or len(url) > 500:
+                raise invalid("input.avatarUrl", "An avatar URL is an https:// URL of up to 500 characters.")
+        clean["avatar_url"] = url
+    return clean
+
+
+async def update_profile(
+    player: Player, changes: dict[str, str | None], settings: Settings
+) -> Player:
+    clean = validate_profile(changes, settings)
+    if clean:
+        await Player.filter(id=player.id).update(**clean)
+        await player.refresh_from_db()
+    return player
+
+
+async def get_player(player_id: str, field: str = "playerId") -> Player:
+    try:
+        key = uuid.UUID(player_id)
+    except (ValueError, TypeError):
+        raise invalid(field, "Not a player id.") from None
+    player = await Player.get_or_none(id=key)
+    if player is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, "No such player.", field)
+    return player
+
+
+async def set_roles(player_id: str, roles: list[Role]) -> Player:
+    player = await get_player(player_id)
+    await Player.filter(id=player.id).update(roles=sorted({Role.PLAYER, *roles}))
+    await player.refresh_from_db()
+    return player

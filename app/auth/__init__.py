@@ -1,0 +1,1 @@
+"""Authentication: login codes, host-app identity tokens, access and refresh tokens, roles."""

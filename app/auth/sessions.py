@@ -1,0 +1,128 @@
+"""Access tokens (short-lived JWTs) and rotating refresh tokens grouped in sessions.
+
+A refresh token works once. Presenting a spent one means it was copied, so the
+whole session (its family of tokens) is revoked. Access tokens name their
+session, and a revoked session stops its access tokens at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import AuthSession, Player, RefreshToken
+from app.auth.hashing import keyed_hash, new_refresh_token
+from app.auth.roles import Principal, parse_roles
+from app.clock import utcnow
+from app.errors import ErrorCode, ServiceError
+from app.settings import Settings
+
+ISSUER = "carbon-planet"
+
+
+class AuthenticationError(Exception):
+    """The caller's credentials are missing, malformed, expired or revoked."""
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    player: Player
+
+
+def _refused(message: str) -> ServiceError:
+    return ServiceError(ErrorCode.UNAUTHENTICATED, message, "refreshToken")
+
+
+class Sessions:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _refresh_hash(self, token: str) -> str:
+        return keyed_hash(self.settings.secret_key, "refresh-token", token)
+
+    def _access_token(self, player_id: str, session_id: str) -> tuple[str, datetime]:
+        now = utcnow()
+        expires_at = now + timedelta(seconds=self.settings.access_token_ttl_seconds)
+        claims = {
+            "iss": ISSUER,
+            "typ": "access",
+            "sub": player_id,
+            "sid": session_id,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return jwt.encode(claims, self.settings.secret_key, algorithm="HS256"), expires_at
+
+    async def _new_refresh_token(self, session: AuthSession) -> str:
+        raw = new_refresh_token()
+        await RefreshToken.create(
+            session=session,
+            token_hash=self._refresh_hash(raw),
+            expires_at=utcnow() + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+        )
+        return raw
+
+    async def start(self, player: Player, method: str) -> IssuedSession:
+        async with in_transaction():
+            session = await AuthSession.create(player=player, method=method)
+            refresh = await self._new_refresh_token(session)
+        access, expires_at = self._access_token(str(player.id), str(session.id))
+        return IssuedSession(access, refresh, expires_at, player)
+
+    async def refresh(self, raw: str) -> IssuedSession:
+        if not raw or len(raw) > 200:
+            raise _refused("The refresh token is empty or malformed.")
+        token = await RefreshToken.filter(token_hash=self._refresh_hash(raw)).select_related(
+            "session__player"
+        ).first()
+        if token is None:
+            raise _refused("Unknown refresh token.")
+        session = token.session
+        if session.revoked_at is not None:
+            raise _refused("This session has ended; log in again.")
+        if token.expires_at <= utcnow():
+            raise _refused("The refresh token has expired; log in again.")
+        rotated = None
+        if token.used_at is None:
+            async with in_transaction():
+                if await RefreshToken.filter(id=token.id, used_at=None).update(used_at=utcnow()):
+                    rotated = await self._new_refresh_token(session)
+        if rotated is None:
+            await self.revoke(str(session.id), "refresh_token_reused")
+            raise _refused("This refresh token was already used; the session is revoked.")
+        access, expires_at = self._access_token(str(session.player_id), str(session.id))
+        return IssuedSession(access, rotated, expires_at, session.player)
+
+    async def revoke(self, session_id: str, reason: str) -> None:
+        await AuthSession.filter(id=session_id, revoked_at=None).update(
+            revoked_at=utcnow(), revoke_reason=reason
+        )
+
+    async def authenticate(self, access_token: str) -> tuple[Principal, Player]:
+        try:
+            claims = jwt.decode(
+                access_token,
+                self.settings.secret_key,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["exp", "sub", "sid", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("The access token has expired; refresh it.") from None
+        except jwt.InvalidTokenError:
+            raise AuthenticationError("The access token is not valid.") from None
+        if claims.get("typ") != "access":
+            raise AuthenticationError("The access token is not valid.")
+        session = await AuthSession.filter(
+            id=claims["sid"], player_id=claims["sub"], revoked_at=None
+        ).select_related("player").first()
+        if session is None:
+            raise AuthenticationError("This session has ended; log in again.")
+        player = session.player
+        return Principal(str(player.id), str(session.id), parse_roles(player.roles)), player

@@ -1,0 +1,79 @@
+"""Tortoise ORM configuration, migrations and small database helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as run_migrations
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+from app.settings import Settings
+
+APP_LABEL = "models"
+MODEL_MODULES = ["app.accounts.models"]
+MIGRATIONS_MODULE = "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the common spellings of a PostgreSQL URL; make SQLite's folder exist."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://") and url != "sqlite://:memory:":
+        Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "connections": {"default": normalise_url(settings.database_url)},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply every pending migration in `migrations/`."""
+    try:
+        await run_migrations(config=tortoise_config(settings))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def pending_model_changes(settings: Settings) -> list[str]:
+    """Describe model changes that no migration covers yet (empty when in step)."""
+    config = tortoise_config(settings)
+    await Tortoise.init(config=config)
+    try:
+        writers = await MigrationAutodetector(Tortoise.apps, config["apps"]).changes()
+        return [f"{w.app_label}: {op.describe()}" for w in writers for op in w.operations]
+    finally:
+        await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    await connections.get("default").execute_query("SELECT 1")
+
+
+def model_tables() -> list[str]:
+    return [model._meta.db_table for model in Tortoise.apps.get_models_iterable()]
+
+
+async def clear_all_tables() -> None:
+    """Delete every row of every model table (tests and demo resets only)."""
+    conn = connections.get("default")
+    tables = model_tables()
+    if conn.capabilities.dialect == "postgres":
+        quoted = ", ".join(f'"{t}"' for t in tables)
+        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    else:
+        for table in tables:
+            await conn.execute_script(f'DELETE FROM "{table}"')

@@ -1,0 +1,93 @@
+"""The Starlette application: GraphQL, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from tortoise.contrib.starlette import RegisterTortoise
+
+from app import database
+from app.auth.sms import SmsProvider
+from app.observability import RequestContextMiddleware, configure_logging, metrics_endpoint
+from app.services import Services
+from app.settings import Settings, get_settings
+from schema import build_schema
+from schema.view import GraphQLView
+
+log = logging.getLogger("carbon_planet.server")
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run in this environment."""
+
+
+def refuse_unsafe_production(settings: Settings) -> None:
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigurationError(
+            "CARBON_ENV=production, but the server will not start:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+    try:
+        await database.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await services.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+def create_app(settings: Settings | None = None, sms: SmsProvider | None = None) -> Starlette:
+    settings = settings or get_settings()
+    refuse_unsafe_production(settings)
+    graphql = GraphQLView(build_schema(settings), graphiql=settings.graphiql)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=database.tortoise_config(settings)):
+            app.state.services = Services.build(settings, sms)
+            try:
+                yield
+            finally:
+                await app.state.services.close()
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(
+        RequestContextMiddleware, routes=frozenset(r.path for r in routes)
+    )
+    return app
+
+
+def app_factory() -> Starlette:
+    """Entry point for `uvicorn --factory app.server:app_factory`."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,39 @@
+"""The long-lived objects one server process shares between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from app.auth.host_tokens import HostTokenVerifier
+from app.auth.login_codes import LoginCodes
+from app.auth.sessions import Sessions
+from app.auth.sms import SmsProvider, load_sms_provider
+from app.redis import create_redis
+from app.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis
+    sms: SmsProvider
+    login_codes: LoginCodes
+    sessions: Sessions
+    host_tokens: HostTokenVerifier
+
+    @classmethod
+    def build(cls, settings: Settings, sms: SmsProvider | None = None) -> Services:
+        sms = sms or load_sms_provider(settings.sms_provider)
+        return cls(
+            settings=settings,
+            redis=create_redis(settings),
+            sms=sms,
+            login_codes=LoginCodes(settings, sms),
+            sessions=Sessions(settings),
+            host_tokens=HostTokenVerifier(settings.host_issuers),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()

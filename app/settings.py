@@ -1,0 +1,113 @@
+"""Configuration from environment variables (and an optional `.env` file).
+
+Every field has an embedded default so that `make run` works on a fresh machine;
+`Settings.production_problems()` lists the defaults that must not reach production.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+EMBEDDED_DATABASE_URL = "sqlite://var/carbon-planet.sqlite3"
+
+
+class HostIssuer(BaseModel):
+    """A host app (city super-app, mini-program platform) trusted to vouch for its users."""
+
+    issuer: str
+    audience: str | None = None
+    hs256_secret: str | None = None
+    rs256_public_key: str | None = Field(default=None, description="PEM-encoded public key")
+
+    @model_validator(mode="after")
+    def _needs_a_key(self) -> HostIssuer:
+        if not (self.hs256_secret or self.rs256_public_key):
+            raise ValueError(f"host issuer {self.issuer!r} needs hs256_secret or rs256_public_key")
+        return self
+
+    @property
+    def algorithms(self) -> list[str]:
+        return (["HS256"] if self.hs256_secret else []) + (
+            ["RS256"] if self.rs256_public_key else []
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CARBON_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=EMBEDDED_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "CARBON_DATABASE_URL"),
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "CARBON_REDIS_URL")
+    )
+    secret_key: str = DEV_SECRET
+
+    access_token_ttl_seconds: int = Field(default=900, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+
+    sms_provider: str = "log"
+    phone_default_region: str = "CN"
+    login_code_ttl_seconds: int = Field(default=300, ge=30)
+    login_code_max_attempts: int = Field(default=5, ge=1)
+    login_code_resend_seconds: int = Field(default=60, ge=1)
+
+    host_issuers: list[HostIssuer] = Field(default_factory=list)
+
+    default_timezone: str = "Asia/Shanghai"
+    cities: list[str] = Field(
+        default_factory=lambda: [
+            "shenzhen", "beijing", "shanghai", "qingdao", "nanjing", "chengdu", "quzhou",
+        ]
+    )
+
+    graphql_max_depth: int = 12
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 3000
+    graphiql: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from running in production (empty when fine)."""
+        if self.env != "production":
+            return []
+        problems = []
+        if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            problems.append("CARBON_SECRET_KEY is unset or shorter than 32 characters")
+        if self.uses_embedded_database:
+            problems.append("DATABASE_URL is unset: the embedded SQLite file is for development")
+        if self.uses_embedded_redis:
+            problems.append("REDIS_URL is unset: the in-process fakeredis is for development")
+        if self.sms_provider == "log":
+            problems.append(
+                "CARBON_SMS_PROVIDER is 'log', which writes login codes to the log; "
+                "set it to a real provider ('package.module:Class')"
+            )
+        return problems
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Carbon-reduction calculators and their versioned factor tables (pure, no I/O)."""

@@ -1,0 +1,180 @@
+"""Players, login and sessions: thin resolvers over `app.accounts` and `app.auth`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from app.accounts import service as accounts
+from app.accounts.models import Player as PlayerModel
+from app.auth.roles import Role as RoleEnum
+from app.auth.sessions import IssuedSession
+from app.errors import ServiceError
+from schema.errors import UserError, user_errors
+from schema.permissions import IsAdmin, IsAuthenticated, Public
+
+Role = strawberry.enum(RoleEnum, name="Role")
+
+
+@strawberry.type(name="Player")
+class PlayerType:
+    id: strawberry.ID
+    nickname: str
+    city: str | None
+    avatar_url: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, player: PlayerModel) -> PlayerType:
+        return cls(
+            id=strawberry.ID(str(player.id)),
+            nickname=player.nickname,
+            city=player.city,
+            avatar_url=player.avatar_url,
+            created_at=player.created_at,
+        )
+
+
+@strawberry.type
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime = strawberry.field(description="When the access token expires.")
+    player: PlayerType
+
+    @classmethod
+    def from_issued(cls, issued: IssuedSession) -> Session:
+        return cls(
+            access_token=issued.access_token,
+            refresh_token=issued.refresh_token,
+            expires_at=issued.expires_at,
+            player=PlayerType.from_model(issued.player),
+        )
+
+
+@strawberry.type
+class RequestLoginCodePayload:
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="Seconds until another code may be requested for this phone."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SessionPayload:
+    session: Session | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LogoutPayload:
+    ok: bool
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UpdateProfilePayload:
+    player: PlayerType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SetPlayerRolesPayload:
+    player: PlayerType | None = None
+    roles: list[Role] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ProfileInput:
+    nickname: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    avatar_url: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated], description="The logged-in player.")
+    async def me(self, info: Info) -> PlayerType | None:
+        return PlayerType.from_model(await info.context.player())
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(permission_classes=[Public])
+    async def request_login_code(self, info: Info, phone: str) -> RequestLoginCodePayload:
+        try:
+            retry = await info.context.services.login_codes.request(phone)
+        except ServiceError as exc:
+            return RequestLoginCodePayload(
+                retry_after_seconds=exc.retry_after_seconds, errors=user_errors(exc)
+            )
+        return RequestLoginCodePayload(retry_after_seconds=retry)
+
+    @strawberry.mutation(permission_classes=[Public])
+    async def login_with_code(self, info: Info, phone: str, code: str) -> SessionPayload:
+        services = info.context.services
+        try:
+            verified_phone = await services.login_codes.verify(phone, code)
+            player = await accounts.player_for_phone(verified_phone)
+            issued = await services.sessions.start(player, "phone")
+        except ServiceError as exc:
+            return SessionPayload(errors=user_errors(exc))
+        return SessionPayload(session=Session.from_issued(issued))
+
+    @strawberry.mutation(permission_classes=[Public])
+    async def login_with_host_token(self, info: Info, token: str) -> SessionPayload:
+        services = info.context.services
+        try:
+            claims = services.host_tokens.verify(token)
+            player = await accounts.player_for_host(claims, services.settings)
+            issued = await services.sessions.start(player, "host")
+        except ServiceError as exc:
+            return SessionPayload(errors=user_errors(exc))
+        return SessionPayload(session=Session.from_issued(issued))
+
+    @strawberry.mutation(permission_classes=[Public])
+    async def refresh_session(self, info: Info, refresh_token: str) -> SessionPayload:
+        try:
+            issued = await info.context.services.sessions.refresh(refresh_token)
+        except ServiceError as exc:
+            return SessionPayload(errors=user_errors(exc))
+        return SessionPayload(session=Session.from_issued(issued))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def logout(self, info: Info) -> LogoutPayload:
+        principal = await info.context.principal()
+        await info.context.services.sessions.revoke(principal.session_id, "logout")
+        return LogoutPayload(ok=True)
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def update_profile(self, info: Info, input: ProfileInput) -> UpdateProfilePayload:
+        changes = {
+            key: value
+            for key, value in (
+                ("nickname", input.nickname),
+                ("city", input.city),
+                ("avatar_url", input.avatar_url),
+            )
+            if value is not strawberry.UNSET
+        }
+        player = await info.context.player()
+        try:
+            player = await accounts.update_profile(player, changes, info.context.services.settings)
+        except ServiceError as exc:
+            return UpdateProfilePayload(errors=user_errors(exc))
+        return UpdateProfilePayload(player=PlayerType.from_model(player))
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Admin only.")
+    async def set_player_roles(
+        self, info: Info, player_id: strawberry.ID, roles: list[Role]
+    ) -> SetPlayerRolesPayload:
+        try:
+            player = await accounts.set_roles(str(player_id), list(roles))
+        except ServiceError as exc:
+            return SetPlayerRolesPayload(errors=user_errors(exc))
+        return SetPlayerRolesPayload(
+            player=PlayerType.from_model(player), roles=[RoleEnum(r) for r in player.roles]
+        )

@@ -1,0 +1,76 @@
+"""Per-request GraphQL context: services, and the caller resolved once from the bearer token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from app.accounts.models import Player
+from app.auth.roles import Principal
+from app.auth.sessions import AuthenticationError
+from app.services import Services
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+
+
+def unauthenticated(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | None
+    services: Services
+    connection_params: dict[str, Any] | None = None
+    _caller: tuple[Principal, Player] | None = field(default=None, init=False)
+    _auth_error: str | None = field(default=None, init=False)
+    _resolved: bool = field(default=False, init=False)
+
+    def _authorization(self) -> str | None:
+        if isinstance(self.request, WebSocket):
+            params = self.connection_params or {}
+            value = params.get("authorization") or params.get("Authorization")
+            return value if isinstance(value, str) else None
+        return self.request.headers.get("authorization")
+
+    async def _resolve(self) -> None:
+        if self._resolved:
+            return
+        self._resolved = True
+        token = bearer_token(self._authorization())
+        if token is None:
+            self._auth_error = "Log in first: send Authorization: Bearer <accessToken>."
+        elif not token:
+            self._auth_error = "The Authorization header must be 'Bearer <accessToken>'."
+        else:
+            try:
+                self._caller = await self.services.sessions.authenticate(token)
+            except AuthenticationError as exc:
+                self._auth_error = str(exc)
+
+    async def principal(self) -> Principal:
+        """The caller, or a GraphQL UNAUTHENTICATED error."""
+        await self._resolve()
+        if self._caller is None:
+            raise unauthenticated(self._auth_error or "Log in first.")
+        return self._caller[0]
+
+    async def player(self) -> Player:
+        await self.principal()
+        assert self._caller is not None
+        return self._caller[1]
+
+    async def optional_principal(self) -> Principal | None:
+        await self._resolve()
+        return self._caller[0] if self._caller else None

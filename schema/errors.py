@@ -1,0 +1,21 @@
+"""`UserError` and `ErrorCode` as the client contract spells them."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.errors import ErrorCode as ErrorCodeEnum
+from app.errors import ServiceError
+
+ErrorCode = strawberry.enum(ErrorCodeEnum, name="ErrorCode")
+
+
+@strawberry.type
+class UserError:
+    code: ErrorCode
+    message: str
+    field: str | None = None
+
+
+def user_errors(exc: ServiceError) -> list[UserError]:
+    return [UserError(code=exc.code, message=exc.message, field=exc.field)]

@@ -1,0 +1,48 @@
+"""The permission layer: every root field declares who may call it (a test checks this)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from app.auth.roles import Role
+
+
+class Public(BasePermission):
+    """Anyone, logged in or not."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return True
+
+
+class IsAuthenticated(BasePermission):
+    """Any logged-in account."""
+
+    message = "Log in first."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        await info.context.principal()  # raises UNAUTHENTICATED with the precise reason
+        return True
+
+
+def requires_role(*roles: Role) -> type[BasePermission]:
+    """Logged in with one of `roles` (admins pass every role check)."""
+    allowed = frozenset(roles)
+    names = ", ".join(sorted(r.value for r in allowed))
+
+    class HasRole(BasePermission):
+        message = f"This needs one of the roles: {names}."
+        error_extensions = {"code": "FORBIDDEN"}
+
+        async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            principal = await info.context.principal()
+            return principal.has_any(allowed)
+
+    HasRole.__name__ = f"Requires_{'_'.join(sorted(r.value for r in allowed))}"
+    return HasRole
+
+
+IsAdmin = requires_role(Role.ADMIN)
