@@ -32,16 +32,28 @@ GRAPHQL_ERRORS = Counter(
 access_log = logging.getLogger("carbon_planet.access")
 
 
-class RequestIdFilter(logging.Filter):
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args, **kwargs) -> logging.LogRecord:
+    """Stamp every log record with the current request id, whichever handler formats it."""
+    record = _base_record_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
+
+
+class DropColorMessage(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
         record.__dict__.pop("color_message", None)  # uvicorn's ANSI duplicate of the message
         return True
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RequestIdFilter())
+    handler.addFilter(DropColorMessage())
     if json:
         handler.setFormatter(
             JsonFormatter(

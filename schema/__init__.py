@@ -62,10 +62,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return CarbonSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[
-            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-            MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            MaskUnexpectedErrors(),
+        extensions=[  # factories: each request gets fresh extension instances
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            MaskUnexpectedErrors,
         ],
     )
