@@ -123,3 +123,27 @@ async def test_algorithm_confusion_is_refused(gql):
 async def test_garbage_is_invalid_input(gql):
     await assert_refused(gql, "not-a-jwt", "INVALID_INPUT")
     await assert_refused(gql, "", "INVALID_INPUT")
+
+
+async def test_concurrent_first_logins_create_one_player(gql):
+    import asyncio
+
+    token = hs_token(sub="racer")
+    results = await asyncio.gather(*[login(gql, token) for _ in range(6)])
+    ids = {r["session"]["player"]["id"] for r in results}
+    assert len(ids) == 1 and all(r["errors"] == [] for r in results)
+    assert await Player.all().count() == 1
+    assert await HostIdentity.filter(subject="racer").count() == 1
+
+
+async def test_concurrent_refresh_with_one_token_rotates_once(gql):
+    import asyncio
+
+    from tests.test_sessions import refresh
+
+    session = await gql.login()
+    results = await asyncio.gather(*[refresh(gql, session["refreshToken"]) for _ in range(4)])
+    winners = [r for r in results if not r["errors"]]
+    assert len(winners) <= 1
+    assert all(r["errors"][0]["code"] == "UNAUTHENTICATED" for r in results if r["errors"])
+    assert await AuthSession.filter(revoked_at__isnull=False).count() == 1
