@@ -132,5 +132,23 @@ def grant_role(phone: str, role: Role) -> None:
     typer.echo(f"{phone} now has role {role.value}")
 
 
+ledger_cli = typer.Typer(help="The credit ledger.", no_args_is_help=True)
+cli.add_typer(ledger_cli, name="ledger")
+
+
+@ledger_cli.command("verify")
+def ledger_verify() -> None:
+    """Recompute all hash chains and balances; exit 1 naming the first line that does not match."""
+    from app.ledger.verify import verify_ledger
+
+    report = _with_database(verify_ledger)
+    typer.echo(f"checked {report.accounts} accounts, {report.lines} lines")
+    if not report.ok:
+        for problem in report.problems:
+            typer.secho(f"MISMATCH {problem}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo("ledger verified: every chain, balance and transaction matches")
+
+
 def main() -> None:
     cli()

@@ -12,7 +12,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 from app.settings import Settings
 
 APP_LABEL = "models"
-MODEL_MODULES = ["app.accounts.models"]
+MODEL_MODULES = ["app.accounts.models", "app.ledger.models"]
 MIGRATIONS_MODULE = "migrations"
 
 
@@ -75,5 +75,5 @@ async def clear_all_tables() -> None:
         quoted = ", ".join(f'"{t}"' for t in tables)
         await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
     else:
-        for table in tables:
-            await conn.execute_script(f'DELETE FROM "{table}"')
+        deletes = "".join(f'DELETE FROM "{table}";' for table in tables)
+        await conn.execute_script(f"PRAGMA foreign_keys = OFF;{deletes}PRAGMA foreign_keys = ON;")

@@ -1,0 +1,158 @@
+"""Posting transactions to the ledger, reading balances.
+
+A transaction is written whole or not at all, in one database transaction:
+the transaction row (its unique idempotency key makes a retry a no-op), one
+conditional `UPDATE … RETURNING` per account, and the hash-chained lines. The
+conditional update is what keeps player balances from going below zero under
+concurrent writers: the database refuses, not a read-then-write in Python.
+Accounts are updated in id order so that concurrent transactions cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.clock import utcnow
+from app.errors import ErrorCode, ServiceError
+from app.ledger.chain import line_hash
+from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction
+
+
+class Asset(StrEnum):
+    CARBON_POINT = "CARBON_POINT"
+    GROWTH = "GROWTH"
+    ENERGY = "ENERGY"
+    CO2E_GRAMS = "CO2E_GRAMS"
+
+
+ISSUANCE_SHARDS = 16  # issuance is spread over shards so credits do not queue on one row
+
+
+def player_owner(player_id: str) -> str:
+    return f"player:{player_id}"
+
+
+def issuance_owner(player_id: str) -> str:
+    """The system account that stands on the other side of a player's credits."""
+    return f"system:issuance:{zlib.crc32(str(player_id).encode()) % ISSUANCE_SHARDS:02d}"
+
+
+@dataclass(frozen=True)
+class Posting:
+    owner: str
+    asset: Asset
+    amount: int
+
+
+@dataclass(frozen=True)
+class PostResult:
+    transaction: LedgerTransaction
+    created: bool
+
+
+def credit(player_id: str, amounts: dict[Asset, int]) -> list[Posting]:
+    """Postings that issue `amounts` to a player (zero amounts are left out)."""
+    postings = []
+    for asset, amount in amounts.items():
+        if amount:
+            postings.append(Posting(player_owner(player_id), asset, amount))
+            postings.append(Posting(issuance_owner(player_id), asset, -amount))
+    return postings
+
+
+def _check_balanced(postings: list[Posting]) -> None:
+    totals: dict[Asset, int] = defaultdict(int)
+    for p in postings:
+        if not isinstance(p.amount, int) or isinstance(p.amount, bool):
+            raise ValueError(f"amounts are integers, not {p.amount!r}")
+        totals[p.asset] += p.amount
+    unbalanced = {a: t for a, t in totals.items() if t}
+    if unbalanced:
+        raise ValueError(f"postings do not sum to zero per asset: {unbalanced}")
+
+
+async def account_id(owner: str, asset: Asset) -> int:
+    account = await LedgerAccount.get_or_none(owner=owner, asset=asset)
+    if account is None:
+        try:
+            account = await LedgerAccount.create(
+                owner=owner, asset=asset, allow_negative=owner.startswith("system:")
+            )
+        except IntegrityError:  # created concurrently
+            account = await LedgerAccount.get(owner=owner, asset=asset)
+    return account.id
+
+
+async def post(
+    type: str, idempotency_key: str, postings: list[Posting], reference: str | None = None
+) -> PostResult:
+    """Write a balanced transaction once; the same key again returns the first one."""
+    _check_balanced(postings)
+    existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
+    if existing is not None:
+        return PostResult(existing, created=False)
+    per_account: dict[tuple[int, Asset], int] = defaultdict(int)
+    for p in postings:
+        per_account[(await account_id(p.owner, p.asset), p.asset)] += p.amount
+    try:
+        async with in_transaction() as conn:
+            tx = await LedgerTransaction.create(
+                type=type, idempotency_key=idempotency_key, reference=reference, using_db=conn
+            )
+            now = utcnow()
+            lines = []
+            for (acc_id, asset), amount in sorted(per_account.items()):
+                balance, seq, prev = await _apply(conn, acc_id, amount, asset)
+                digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
+                await conn.execute_query(
+                    _sql(conn, "UPDATE ledger_account SET last_hash = {1} WHERE id = {2}"),
+                    [digest, acc_id],
+                )
+                lines.append(LedgerLine(transaction_id=tx.id, account_id=acc_id, seq=seq,
+                                        asset=asset, amount=amount, balance_after=balance,
+                                        created_at=now, hash=digest))
+            await LedgerLine.bulk_create(lines, using_db=conn)
+    except IntegrityError:
+        existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
+        if existing is None:
+            raise
+        return PostResult(existing, created=False)
+    return PostResult(tx, created=True)
+
+
+def _sql(conn, template: str) -> str:
+    """Fill numbered placeholders in the connection's dialect ($1 or ?)."""
+    postgres = conn.capabilities.dialect == "postgres"
+    return template.format(*[f"${i}" if postgres else "?" for i in range(10)])
+
+
+async def _apply(conn, acc_id: int, amount: int, asset: Asset) -> tuple[int, int, str]:
+    postgres = conn.capabilities.dialect == "postgres"
+    sql = (
+        "UPDATE ledger_account SET balance = balance + {1}, line_count = line_count + 1 "
+        "WHERE id = {2} AND (allow_negative OR balance + {1} >= 0) "
+        "RETURNING balance, line_count, last_hash"
+    )
+    values = [amount, acc_id] if postgres else [amount, acc_id, amount]
+    if not postgres:
+        sql = sql.replace("{1} >= 0", "{3} >= 0")
+    rows = await conn.execute_query_dict(_sql(conn, sql), values)
+    if not rows:
+        raise ServiceError(
+            ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
+            f"Not enough {asset.value.lower().replace('_', ' ')} for this.",
+        )
+    row = rows[0]
+    return int(row["balance"]), int(row["line_count"]), row["last_hash"]
+
+
+async def balances(player_id: str) -> dict[Asset, int]:
+    rows = await LedgerAccount.filter(owner=player_owner(player_id)).values("asset", "balance")
+    found = {Asset(r["asset"]): int(r["balance"]) for r in rows}
+    return {asset: found.get(asset, 0) for asset in Asset}
