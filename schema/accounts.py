@@ -12,8 +12,10 @@ from app.accounts.models import Player as PlayerModel
 from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
 from app.errors import ServiceError
-from schema.errors import UserError, user_errors
-from schema.permissions import IsAdmin, IsAuthenticated, Public
+from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
+from schema.errors import UserError, client_error, user_errors
+from schema.pagination import Connection
+from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff
 
 Role = strawberry.enum(RoleEnum, name="Role")
 
@@ -25,6 +27,19 @@ class PlayerType:
     city: str | None
     avatar_url: str | None
     created_at: datetime
+
+    @strawberry.field(permission_classes=[SelfOrStaff])
+    async def balances(self) -> Balances:
+        return await balances_of(str(self.id))
+
+    @strawberry.field(permission_classes=[SelfOrStaff], description="Newest first.")
+    async def ledger(
+        self, first: int | None = None, after: str | None = None
+    ) -> Connection[LedgerEntry]:
+        try:
+            return await ledger_of(str(self.id), first, after)
+        except ServiceError as exc:
+            raise client_error(exc) from None
 
     @classmethod
     def from_model(cls, player: PlayerModel) -> PlayerType:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
 from app.errors import ErrorCode as ErrorCodeEnum
 from app.errors import ServiceError
@@ -19,3 +20,8 @@ class UserError:
 
 def user_errors(exc: ServiceError) -> list[UserError]:
     return [UserError(code=exc.code, message=exc.message, field=exc.field)]
+
+
+def client_error(exc: ServiceError) -> GraphQLError:
+    """A malformed query argument (bad cursor, page size) as a GraphQL error with its code."""
+    return GraphQLError(exc.message, extensions={"code": exc.code.value, "field": exc.field})

@@ -46,3 +46,14 @@ def requires_role(*roles: Role) -> type[BasePermission]:
 
 
 IsAdmin = requires_role(Role.ADMIN)
+
+
+class SelfOrStaff(BasePermission):
+    """A player's private fields: the player themself, or an operator or admin."""
+
+    message = "Only the player themself (or an operator) may see this."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = await info.context.principal()
+        return str(source.id) == principal.player_id or principal.has_any({Role.OPERATOR})

@@ -156,3 +156,11 @@ async def balances(player_id: str) -> dict[Asset, int]:
     rows = await LedgerAccount.filter(owner=player_owner(player_id)).values("asset", "balance")
     found = {Asset(r["asset"]): int(r["balance"]) for r in rows}
     return {asset: found.get(asset, 0) for asset in Asset}
+
+
+async def player_lines(player_id: str, limit: int, before_id: int | None) -> list[LedgerLine]:
+    """A player's ledger lines, newest first, with their transaction loaded."""
+    query = LedgerLine.filter(account__owner=player_owner(player_id))
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return await query.order_by("-id").limit(limit).select_related("transaction")

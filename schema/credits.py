@@ -1,0 +1,69 @@
+"""Balances and the player's own ledger: thin resolvers over `app.ledger`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.ledger import service as ledger
+from app.ledger.models import LedgerLine
+from app.ledger.service import Asset as AssetEnum
+from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
+
+Asset = strawberry.enum(AssetEnum, name="Asset")
+
+
+@strawberry.type
+class Balances:
+    carbon_points: int = strawberry.field(description="Spendable carbon points (碳积分).")
+    growth: int = strawberry.field(description="Growth (成长值): drives the planet, not spendable.")
+    energy: int = strawberry.field(description="Energy (精力值): the health account fed by steps.")
+    reduction_grams: int = strawberry.field(description="Certified CO2e reduced, in grams.")
+
+
+@strawberry.type
+class LedgerEntry:
+    id: strawberry.ID
+    tx_id: strawberry.ID
+    type: str
+    asset: Asset
+    amount: int
+    balance_after: int
+    created_at: datetime
+    hash: str = strawberry.field(description="This line's place in the account's hash chain.")
+
+    @classmethod
+    def from_model(cls, line: LedgerLine) -> LedgerEntry:
+        return cls(
+            id=strawberry.ID(str(line.id)),
+            tx_id=strawberry.ID(str(line.transaction_id)),
+            type=line.transaction.type,
+            asset=AssetEnum(line.asset),
+            amount=line.amount,
+            balance_after=line.balance_after,
+            created_at=line.created_at,
+            hash=line.hash,
+        )
+
+
+async def balances_of(player_id: str) -> Balances:
+    found = await ledger.balances(player_id)
+    return Balances(
+        carbon_points=found[AssetEnum.CARBON_POINT],
+        growth=found[AssetEnum.GROWTH],
+        energy=found[AssetEnum.ENERGY],
+        reduction_grams=found[AssetEnum.CO2E_GRAMS],
+    )
+
+
+async def ledger_of(player_id: str, first: int | None, after: str | None) -> Connection[LedgerEntry]:
+    limit = page_size(first)
+    lines = await ledger.player_lines(player_id, limit + 1, decode_cursor(after))
+    page = lines[:limit]
+    edges = [Edge(cursor=encode_cursor(line.id), node=LedgerEntry.from_model(line)) for line in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(lines) > limit,
+                           end_cursor=edges[-1].cursor if edges else None),
+    )
