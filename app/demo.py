@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from app.accounts.models import Player
-from app.auth.roles import Role
 
 DEMO_PLAYERS = [
     # phone, nickname, city, roles
@@ -36,5 +35,3 @@ async def database_is_empty() -> bool:
 async def seed_demo() -> list[str]:
     return [await seeder() for seeder in SEEDERS]
 
-
-__all__ = ["Role", "seed_demo", "database_is_empty"]

@@ -127,22 +127,18 @@ async def post(
 
 
 def _sql(conn, template: str) -> str:
-    """Fill numbered placeholders in the connection's dialect ($1 or ?)."""
-    postgres = conn.capabilities.dialect == "postgres"
-    return template.format(*[f"${i}" if postgres else "?" for i in range(10)])
+    """Fill numbered placeholders in the connection's dialect ($1 or ?1)."""
+    mark = "$" if conn.capabilities.dialect == "postgres" else "?"
+    return template.format(*[f"{mark}{i}" for i in range(10)])
 
 
 async def _apply(conn, acc_id: int, amount: int, asset: Asset) -> tuple[int, int, str]:
-    postgres = conn.capabilities.dialect == "postgres"
     sql = (
         "UPDATE ledger_account SET balance = balance + {1}, line_count = line_count + 1 "
         "WHERE id = {2} AND (allow_negative OR balance + {1} >= 0) "
         "RETURNING balance, line_count, last_hash"
     )
-    values = [amount, acc_id] if postgres else [amount, acc_id, amount]
-    if not postgres:
-        sql = sql.replace("{1} >= 0", "{3} >= 0")
-    rows = await conn.execute_query_dict(_sql(conn, sql), values)
+    rows = await conn.execute_query_dict(_sql(conn, sql), [amount, acc_id])
     if not rows:
         raise ServiceError(
             ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
