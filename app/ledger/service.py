@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tortoise.exceptions import IntegrityError
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
@@ -77,16 +78,18 @@ def _check_balanced(postings: list[Posting]) -> None:
         raise ValueError(f"postings do not sum to zero per asset: {unbalanced}")
 
 
-async def account_id(owner: str, asset: Asset) -> int:
-    account = await LedgerAccount.get_or_none(owner=owner, asset=asset)
-    if account is None:
-        try:
-            account = await LedgerAccount.create(
-                owner=owner, asset=asset, allow_negative=owner.startswith("system:")
-            )
-        except IntegrityError:  # created concurrently
-            account = await LedgerAccount.get(owner=owner, asset=asset)
-    return account.id
+async def _account_id(conn, owner: str, asset: Asset) -> int:
+    """The account's id, creating it if new (safe inside a transaction and under races)."""
+    await conn.execute_query(
+        _sql(conn, "INSERT INTO ledger_account (owner, asset, balance, allow_negative, line_count, "
+                   "last_hash) VALUES ({1}, {2}, 0, {3}, 0, '') ON CONFLICT (owner, asset) DO NOTHING"),
+        [owner, asset.value, owner.startswith("system:")],
+    )
+    rows = await conn.execute_query_dict(
+        _sql(conn, "SELECT id FROM ledger_account WHERE owner = {1} AND asset = {2}"),
+        [owner, asset.value],
+    )
+    return int(rows[0]["id"])
 
 
 async def post(
@@ -97,33 +100,41 @@ async def post(
     existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
     if existing is not None:
         return PostResult(existing, created=False)
-    per_account: dict[tuple[int, Asset], int] = defaultdict(int)
-    for p in postings:
-        per_account[(await account_id(p.owner, p.asset), p.asset)] += p.amount
     try:
-        async with in_transaction() as conn:
-            tx = await LedgerTransaction.create(
-                type=type, idempotency_key=idempotency_key, reference=reference, using_db=conn
-            )
-            now = utcnow()
-            lines = []
-            for (acc_id, asset), amount in sorted(per_account.items()):
-                balance, seq, prev = await _apply(conn, acc_id, amount, asset)
-                digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
-                await conn.execute_query(
-                    _sql(conn, "UPDATE ledger_account SET last_hash = {1} WHERE id = {2}"),
-                    [digest, acc_id],
-                )
-                lines.append(LedgerLine(transaction_id=tx.id, account_id=acc_id, seq=seq,
-                                        asset=asset, amount=amount, balance_after=balance,
-                                        created_at=now, hash=digest))
-            await LedgerLine.bulk_create(lines, using_db=conn)
+        async with in_transaction():
+            tx = await post_in_transaction(type, idempotency_key, postings, reference)
     except IntegrityError:
         existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
         if existing is None:
             raise
         return PostResult(existing, created=False)
     return PostResult(tx, created=True)
+
+
+async def post_in_transaction(
+    type: str, idempotency_key: str, postings: list[Posting], reference: str | None = None
+) -> LedgerTransaction:
+    """Post inside the caller's database transaction (which a duplicate key aborts)."""
+    _check_balanced(postings)
+    conn = connections.get("default")
+    tx = await LedgerTransaction.create(
+        type=type, idempotency_key=idempotency_key, reference=reference
+    )
+    per_account: dict[tuple[int, Asset], int] = defaultdict(int)
+    for p in postings:
+        per_account[(await _account_id(conn, p.owner, p.asset), p.asset)] += p.amount
+    now = utcnow()
+    lines = []
+    for (acc_id, asset), amount in sorted(per_account.items()):
+        balance, seq, prev = await _apply(conn, acc_id, amount, asset)
+        digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
+        await conn.execute_query(
+            _sql(conn, "UPDATE ledger_account SET last_hash = {1} WHERE id = {2}"), [digest, acc_id]
+        )
+        lines.append(LedgerLine(transaction_id=tx.id, account_id=acc_id, seq=seq, asset=asset,
+                                amount=amount, balance_after=balance, created_at=now, hash=digest))
+    await LedgerLine.bulk_create(lines)
+    return tx
 
 
 def _sql(conn, template: str) -> str:
