@@ -12,7 +12,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 from app.settings import Settings
 
 APP_LABEL = "models"
-MODEL_MODULES = ["app.accounts.models", "app.ledger.models"]
+MODEL_MODULES = ["app.accounts.models", "app.ledger.models", "app.credits.models"]
 MIGRATIONS_MODULE = "migrations"
 
 

@@ -14,6 +14,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app import database
 from app.auth.sms import SmsProvider
+from app.credits.partner_http import receive_activities
 from app.observability import RequestContextMiddleware, configure_logging, metrics_endpoint
 from app.services import Services
 from app.settings import Settings, get_settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
+        Route("/partner/v1/activities", receive_activities, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings

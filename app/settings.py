@@ -37,6 +37,14 @@ class HostIssuer(BaseModel):
         )
 
 
+class PartnerConfig(BaseModel):
+    """A data partner that pushes signed activity records; several secrets allow rotation."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,59}$")
+    name: str = ""
+    secrets: list[str] = Field(min_length=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CARBON_", env_file=".env", extra="ignore", populate_by_name=True
@@ -62,6 +70,13 @@ class Settings(BaseSettings):
     login_code_resend_seconds: int = Field(default=60, ge=1)
 
     host_issuers: list[HostIssuer] = Field(default_factory=list)
+
+    partners: list[PartnerConfig] = Field(default_factory=list)
+    partner_clock_window_seconds: int = 300
+    partner_max_records: int = 1000
+    partner_max_body_bytes: int = 4 * 1024 * 1024
+    activity_max_age_days: int = Field(default=7, ge=1)
+    activity_future_tolerance_seconds: int = 300
 
     default_timezone: str = "Asia/Shanghai"
     cities: list[str] = Field(

@@ -1,0 +1,1 @@
+"""Activities turned into credits: partner ingestion, step sync, daily totals."""

@@ -1,0 +1,40 @@
+"""HMAC-SHA256 request signatures for partner ingestion (see the partner contract)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from app.settings import PartnerConfig
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def verify(
+    partners: dict[str, PartnerConfig],
+    partner_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
+    window_seconds: int,
+) -> tuple[PartnerConfig | None, str]:
+    """(partner, "") when the request is authentic, else (None, why it is not)."""
+    partner = partners.get(partner_id or "")
+    if partner is None:
+        return None, "unknown partner"
+    try:
+        sent_at = int(timestamp or "")
+    except ValueError:
+        return None, "X-Timestamp must be unix seconds"
+    if abs(now - sent_at) > window_seconds:
+        return None, f"X-Timestamp is more than {window_seconds} s from the server's clock"
+    if not signature or not any(
+        hmac.compare_digest(sign(secret, timestamp or "", body), signature)
+        for secret in partner.secrets
+    ):
+        return None, "signature does not verify"
+    return partner, ""

@@ -1,0 +1,85 @@
+"""`syncSteps`: the phone's step count for a day; the day's highest report counts, and only
+its increase over the last credited report is credited (within the methodology's caps).
+
+Idempotent: the same or a lower report credits nothing, and each increase posts to the
+ledger under a key naming the player, the day and the new total.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import Player
+from app.clock import utcnow
+from app.credits.crediting import credit_activity, local_zone, provenance, totals
+from app.credits.daily import lock_daily
+from app.credits.models import Activity
+from app.errors import invalid
+from app.settings import Settings
+from methodology import ActivityInput, MethodologyRegistry, calculate
+
+KIND = "steps"
+MAX_REPORT = 300_000  # beyond any human day; larger is a malformed report
+
+
+class StepSync:
+    def __init__(self, settings: Settings, registry: MethodologyRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.zone = local_zone(settings.default_timezone)
+
+    def _check(self, day: date, steps: int) -> datetime:
+        if not 0 <= steps <= MAX_REPORT:
+            raise invalid("steps", f"steps is between 0 and {MAX_REPORT}.")
+        today = utcnow().astimezone(self.zone).date()
+        if day > today:
+            raise invalid("date", "That day has not begun yet.")
+        if day < today - timedelta(days=self.settings.activity_max_age_days):
+            raise invalid("date", f"Steps older than {self.settings.activity_max_age_days} days are not credited.")
+        return datetime.combine(day, time.min, tzinfo=self.zone)
+
+    async def sync(self, player: Player, day: date, steps: int) -> Activity:
+        start_of_day = self._check(day, steps)
+        methodology = self.registry.for_kind(KIND, start_of_day)
+        if methodology is None:
+            raise invalid("date", "No methodology credits steps on that day.")
+        async with in_transaction():
+            daily = await lock_daily(str(player.id), day, KIND)
+            activity = await Activity.get_or_none(id=daily.activity_id) if daily.activity_id else None
+            if activity is None:
+                activity = await Activity.create(
+                    player=player, kind=KIND, source="phone", occurred_at=start_of_day,
+                    local_date=day, steps=0, status="accepted",
+                    methodology_id=methodology.id, methodology_version=methodology.version,
+                )
+                daily.activity_id = activity.id
+            if steps <= daily.steps:
+                await daily.save(update_fields=["activity_id"])
+                return activity
+            calc = calculate(methodology, ActivityInput(kind=KIND, steps=steps - daily.steps),
+                             totals(daily))
+            if calc.rejection is not None and calc.rejection.reason != "DAILY_CAP_REACHED":
+                raise invalid("steps", calc.rejection.message)
+            daily.steps = steps
+            activity.steps = steps
+            if calc.rejection is None:
+                for name in ("reduction_grams", "points", "growth", "energy"):
+                    setattr(activity, name, getattr(activity, name) + getattr(calc, name))
+                activity.provenance = provenance(calc)
+                activity.methodology_id = calc.methodology_id
+                activity.methodology_version = calc.methodology_version
+            await activity.save()
+            await credit_activity(
+                activity, calc if calc.rejection is None else _nothing(calc), daily,
+                key=f"steps:{player.id}:{day.isoformat()}:{steps}",
+            )
+        return activity
+
+
+def _nothing(calc):
+    """The cap took everything: record the report, credit nothing."""
+    from dataclasses import replace
+
+    return replace(calc, reduction_grams=0, points=0, growth=0, energy=0)
