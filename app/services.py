@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -14,7 +15,7 @@ from app.credits.ingest import Ingestor
 from app.credits.steps import StepSync
 from app.redis import create_redis
 from app.settings import PartnerConfig, Settings
-from methodology import MethodologyRegistry, default_registry
+from methodology import MethodologyRegistry, default_registry, load_directory
 
 
 @dataclass
@@ -33,7 +34,11 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, sms: SmsProvider | None = None) -> Services:
         sms = sms or load_sms_provider(settings.sms_provider)
-        registry = default_registry()
+        registry = (
+            MethodologyRegistry(load_directory(Path(settings.methodology_dir)))
+            if settings.methodology_dir
+            else default_registry()
+        )
         return cls(
             settings=settings,
             redis=create_redis(settings),

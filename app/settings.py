@@ -71,6 +71,7 @@ class Settings(BaseSettings):
 
     host_issuers: list[HostIssuer] = Field(default_factory=list)
 
+    methodology_dir: str | None = None
     partners: list[PartnerConfig] = Field(default_factory=list)
     partner_clock_window_seconds: int = 300
     partner_max_records: int = 1000
@@ -120,6 +121,9 @@ class Settings(BaseSettings):
                 "CARBON_SMS_PROVIDER is 'log', which writes login codes to the log; "
                 "set it to a real provider ('package.module:Class')"
             )
+        for partner in self.partners:
+            if any(len(secret) < 32 for secret in partner.secrets):
+                problems.append(f"partner {partner.id!r} has a secret shorter than 32 characters")
         return problems
 
 

@@ -18,11 +18,12 @@ from strawberry.types import ExecutionContext
 from app.observability import GRAPHQL_ERRORS, request_id_var
 from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
+from schema.activities import CreditsMutation, CreditsQuery
 
 log = logging.getLogger("carbon_planet.graphql")
 
-Query = merge_types("Query", (AccountQuery,))
-Mutation = merge_types("Mutation", (AccountMutation,))
+Query = merge_types("Query", (AccountQuery, CreditsQuery))
+Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation))
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -12,6 +12,7 @@ from app.accounts.models import Player as PlayerModel
 from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
 from app.errors import ServiceError
+from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
@@ -38,6 +39,15 @@ class PlayerType:
     ) -> Connection[LedgerEntry]:
         try:
             return await ledger_of(str(self.id), first, after)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+
+    @strawberry.field(permission_classes=[SelfOrStaff], description="Newest first.")
+    async def activities(
+        self, first: int | None = None, after: str | None = None
+    ) -> Connection[Activity]:
+        try:
+            return await activities_of(str(self.id), first, after)
         except ServiceError as exc:
             raise client_error(exc) from None
 

@@ -9,7 +9,7 @@ import strawberry
 from app.ledger import service as ledger
 from app.ledger.models import LedgerLine
 from app.ledger.service import Asset as AssetEnum
-from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from schema.pagination import Connection, build_connection, decode_cursor, page_size
 
 Asset = strawberry.enum(AssetEnum, name="Asset")
 
@@ -59,11 +59,6 @@ async def balances_of(player_id: str) -> Balances:
 
 async def ledger_of(player_id: str, first: int | None, after: str | None) -> Connection[LedgerEntry]:
     limit = page_size(first)
-    lines = await ledger.player_lines(player_id, limit + 1, decode_cursor(after))
-    page = lines[:limit]
-    edges = [Edge(cursor=encode_cursor(line.id), node=LedgerEntry.from_model(line)) for line in page]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=len(lines) > limit,
-                           end_cursor=edges[-1].cursor if edges else None),
-    )
+    key = decode_cursor(after)
+    lines = await ledger.player_lines(player_id, limit + 1, key[0] if key else None)
+    return build_connection(lines, limit, LedgerEntry.from_model, lambda line: (line.id,))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -31,17 +32,19 @@ class Connection(Generic[Node]):
     page_info: PageInfo
 
 
-def encode_cursor(key: int) -> str:
-    return base64.urlsafe_b64encode(f"k:{key}".encode()).decode()
+def encode_cursor(*key: object) -> str:
+    return base64.urlsafe_b64encode(":".join(["k", *map(str, key)]).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> int | None:
+def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
+    """The key parts of a cursor, converted with `types` (default: one int)."""
     if cursor is None:
         return None
+    types = types or (int,)
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "k":
-            return int(value)
+        kind, *parts = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        if kind == "k" and len(parts) == len(types):
+            return tuple(convert(part) for convert, part in zip(types, parts, strict=True))
     except (ValueError, UnicodeDecodeError):
         pass
     raise invalid("after", "Not a cursor from this list.")
@@ -53,3 +56,15 @@ def page_size(first: int | None) -> int:
     if not 0 < first <= MAX_PAGE:
         raise invalid("first", f"first is between 1 and {MAX_PAGE}.")
     return first
+
+
+def build_connection(
+    rows: Sequence[Any], limit: int, to_node: Callable[[Any], Node], key_of: Callable[[Any], tuple]
+) -> Connection[Node]:
+    """A page from `limit + 1` fetched rows: the extra row only tells that more follow."""
+    edges = [Edge(cursor=encode_cursor(*key_of(row)), node=to_node(row)) for row in rows[:limit]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > limit,
+                           end_cursor=edges[-1].cursor if edges else None),
+    )

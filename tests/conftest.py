@@ -22,13 +22,15 @@ from starlette.applications import Starlette
 from app import database
 from app.auth.sms import LogSmsProvider
 from app.server import create_app
-from app.settings import HostIssuer, Settings
+from app.settings import HostIssuer, PartnerConfig, Settings
 
 HS_ISSUER = "https://superapp.example.cn"
 HS_SECRET = "host-app-shared-secret-for-tests-0123456789"
 RS_ISSUER = "https://miniprogram.example.cn"
 AUDIENCE = "carbon-planet"
 TEST_SECRET = "test-secret-key-0123456789abcdefghijklmnop"
+PARTNER_ID = "metro-sz"
+PARTNER_SECRETS = ["partner-secret-old-0123456789abcdefghij", "partner-secret-new-0123456789abcdefghij"]
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +78,7 @@ async def settings(tmp_path_factory: pytest.TempPathFactory, rsa_key) -> AsyncIt
         redis_url=os.environ.get("REDIS_URL") or None,
         secret_key=TEST_SECRET,
         log_json=False,
+        partners=[PartnerConfig(id=PARTNER_ID, name="Shenzhen Metro", secrets=PARTNER_SECRETS)],
         host_issuers=[
             HostIssuer(issuer=HS_ISSUER, audience=AUDIENCE, hs256_secret=HS_SECRET),
             HostIssuer(issuer=RS_ISSUER, rs256_public_key=_public_pem(rsa_key)),

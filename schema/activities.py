@@ -1,0 +1,185 @@
+"""Methodologies, activities, step sync and received partner records: thin resolvers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from app.credits import queries
+from app.credits.models import Activity as ActivityModel
+from app.credits.models import PartnerRecord as PartnerRecordModel
+from app.errors import ServiceError
+from app.ledger.chain import EPOCH, micros
+from methodology import Methodology as MethodologyModel
+from methodology import public_caps, public_factors
+from schema.errors import UserError, client_error, user_errors
+from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.permissions import IsAuthenticated, Public, requires_role
+from app.auth.roles import Role
+
+
+@strawberry.enum
+class ActivityStatus(Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@strawberry.type
+class MethodologyFactor:
+    key: str
+    value: str = strawberry.field(description="As written in the methodology file (decimal).")
+    unit: str
+    source: str
+
+
+@strawberry.type
+class MethodologyCap:
+    key: str
+    value: int
+    unit: str
+
+
+@strawberry.type
+class Methodology:
+    id: strawberry.ID
+    version: int
+    title: str
+    kinds: list[str]
+    effective_from: datetime
+    factors: list[MethodologyFactor]
+    caps: list[MethodologyCap]
+
+    @classmethod
+    def from_model(cls, m: MethodologyModel) -> Methodology:
+        return cls(
+            id=strawberry.ID(m.id), version=m.version, title=m.title, kinds=m.kinds,
+            effective_from=m.effective_from,
+            factors=[MethodologyFactor(key=f.key, value=f.value, unit=f.unit, source=f.source)
+                     for f in public_factors(m)],
+            caps=[MethodologyCap(key=c.key, value=c.value, unit=c.unit) for c in public_caps(m)],
+        )
+
+
+@strawberry.type
+class MethodologyRef:
+    id: strawberry.ID
+    version: int
+
+
+@strawberry.type
+class Activity:
+    id: strawberry.ID
+    kind: str
+    source: str
+    occurred_at: datetime
+    distance_meters: int | None
+    steps: int | None
+    reduction_grams: int
+    points_awarded: int
+    growth_awarded: int
+    energy_awarded: int
+    status: ActivityStatus
+    reject_reason: str | None
+    methodology: MethodologyRef | None
+    provenance: str = strawberry.field(
+        description="JSON: the factors used and the caps that cut this activity."
+    )
+
+    @classmethod
+    def from_model(cls, a: ActivityModel) -> Activity:
+        return cls(
+            id=strawberry.ID(str(a.id)), kind=a.kind, source=a.source, occurred_at=a.occurred_at,
+            distance_meters=a.distance_meters, steps=a.steps, reduction_grams=a.reduction_grams,
+            points_awarded=a.points, growth_awarded=a.growth, energy_awarded=a.energy,
+            status=ActivityStatus(a.status), reject_reason=a.reject_reason,
+            methodology=MethodologyRef(id=strawberry.ID(a.methodology_id), version=a.methodology_version)
+            if a.methodology_id else None,
+            provenance=json.dumps(a.provenance, ensure_ascii=False),
+        )
+
+
+@strawberry.type
+class PartnerRecord:
+    id: strawberry.ID
+    partner_id: str
+    record_id: str
+    received_at: datetime
+    status: str
+    reason: str | None
+    message: str | None
+    activity_id: strawberry.ID | None
+    payload: str = strawberry.field(description="The record as the partner sent it (JSON).")
+
+    @classmethod
+    def from_model(cls, r: PartnerRecordModel) -> PartnerRecord:
+        return cls(
+            id=strawberry.ID(str(r.id)), partner_id=r.partner_id, record_id=r.record_id,
+            received_at=r.received_at, status=r.status, reason=r.reason, message=r.message,
+            activity_id=strawberry.ID(str(r.activity_id)) if r.activity_id else None,
+            payload=json.dumps(r.payload, ensure_ascii=False),
+        )
+
+
+@strawberry.type
+class SyncStepsPayload:
+    activity: Activity | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _from_micros(value: str) -> datetime:
+    from datetime import timedelta
+
+    return EPOCH + timedelta(microseconds=int(value))
+
+
+async def activities_of(player_id: str, first: int | None, after: str | None) -> Connection[Activity]:
+    limit = page_size(first)
+    key = decode_cursor(after, _from_micros, uuid.UUID)
+    rows = await queries.player_activities(player_id, limit + 1, key)
+    return build_connection(rows, limit, Activity.from_model,
+                            lambda a: (micros(a.created_at), a.id))
+
+
+@strawberry.type
+class CreditsQuery:
+    @strawberry.field(permission_classes=[Public],
+                      description="How every kind of activity becomes grams, points and growth.")
+    def methodologies(self, info: Info) -> list[Methodology]:
+        return [Methodology.from_model(m) for m in info.context.services.methodologies.all()]
+
+    @strawberry.field(permission_classes=[requires_role(Role.OPERATOR)],
+                      description="Records received from partners, newest first (operators).")
+    async def partner_records(
+        self,
+        partner_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[PartnerRecord]:
+        try:
+            limit = page_size(first)
+            key = decode_cursor(after)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+        rows = await queries.partner_records(limit + 1, key[0] if key else None, partner_id,
+                                             status, since, until)
+        return build_connection(rows, limit, PartnerRecord.from_model, lambda r: (r.id,))
+
+
+@strawberry.type
+class CreditsMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def sync_steps(self, info: Info, date: date, steps: int) -> SyncStepsPayload:
+        player = await info.context.player()
+        try:
+            activity = await info.context.services.steps.sync(player, date, steps)
+        except ServiceError as exc:
+            return SyncStepsPayload(errors=user_errors(exc))
+        return SyncStepsPayload(activity=Activity.from_model(activity))
