@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from app.accounts.models import Player
 
@@ -25,7 +27,32 @@ async def seed_players() -> str:
     return f"{len(DEMO_PLAYERS)} players (log in with their phones, e.g. {DEMO_PLAYERS[0][0]})"
 
 
-SEEDERS: list[Callable[[], Awaitable[str]]] = [seed_players]
+async def seed_trips() -> str:
+    """A few metro, bus and bike trips yesterday for the demo citizens, through real ingestion."""
+    from app.credits.ingest import Ingestor
+    from app.settings import get_settings
+    from methodology import default_registry
+
+    settings = get_settings()
+    zone = ZoneInfo(settings.default_timezone)
+    day = datetime.now(zone).date() - timedelta(days=1)
+    records = []
+    for n, (phone, *_rest) in enumerate(DEMO_PLAYERS[:4]):
+        player = await Player.get(phone=phone)
+        for i, (kind, meters, minutes) in enumerate(DEMO_TRIPS[n:] + DEMO_TRIPS[:n]):
+            start = datetime.combine(day, time(7 + 2 * i, 10 * n), tzinfo=zone)
+            records.append({"id": f"demo-{phone}-{i}", "subject": str(player.id), "kind": kind,
+                            "startedAt": start.isoformat(),
+                            "endedAt": (start + timedelta(minutes=minutes)).isoformat(),
+                            "distanceMeters": meters})
+    outcomes = await Ingestor(settings, default_registry()).ingest("demo", records)
+    accepted = sum(o.status == "accepted" for o in outcomes)
+    return f"{accepted} demo trips credited yesterday (partner 'demo')"
+
+
+DEMO_TRIPS = [("metro", 12850, 31), ("bus", 6400, 25), ("bike_share", 2300, 11), ("walking", 1800, 24)]
+
+SEEDERS: list[Callable[[], Awaitable[str]]] = [seed_players, seed_trips]
 
 
 async def database_is_empty() -> bool:

@@ -93,8 +93,11 @@ async def test_login_flow_over_http_with_embedded_defaults(server):
         login = (await gql(LOGIN_WITH_CODE, {"phone": phone, "code": code}))["loginWithCode"]
         assert login["errors"] == []
         assert login["session"]["player"]["nickname"] == "绿色通勤者"
-        me = await gql("{ me { nickname city } }", {}, token=login["session"]["accessToken"])
-        assert me["me"] == {"nickname": "绿色通勤者", "city": "shenzhen"}
+        me = await gql("{ me { nickname city balances { reductionGrams carbonPoints } } }", {},
+                       token=login["session"]["accessToken"])
+        assert (me["me"]["nickname"], me["me"]["city"]) == ("绿色通勤者", "shenzhen")
+        # the demo trips (metro 12.85 km, bus 6.4 km, bike 2.3 km, walk 1.8 km) were credited
+        assert me["me"]["balances"]["reductionGrams"] == 600 + 172 + 61 + 48
         graphiql = await http.get("/graphql", headers={"Accept": "text/html"})
         assert "graphiql" in graphiql.text.lower()
 
