@@ -1,37 +1,144 @@
-"""Carbon-reduction methodologies: versioned data files and a pure, integer calculator.
+"""Carbon-reduction methodologies (方法学): versioned data files and a pure, integer calculator.
 
-A methodology is a TOML file in `methodology/files/` (see `travel-v1.toml`): an id, a
-version, an effective-from time with zone, conversion rates (grams per point, growth
-per kg), travel kinds each with a baseline and a mode factor (decimal strings in
-gCO2e per person-km, each with its source), plausibility bounds (minimum distance,
-maximum average speed) and a daily cap in grams, and a steps rule (steps per growth
-and per energy, a daily cap and a plausibility bound). Files are validated on load;
-an error names the file, the field and why. A city adds its own methodology by adding
-a file with a new id or a higher version and a later `effective_from`; activities keep
-the version they were computed with.
+No I/O beyond reading the methodology files when they are loaded; no database, no network.
+
+File format
+-----------
+One methodology version per TOML file in `methodology/files/` (e.g. `travel-v1.toml`;
+`CARBON_METHODOLOGY_DIR` points the service at another directory)::
+
+    id = "cn-low-carbon-travel"          # lower-case letters, digits, "-"
+    version = 1                           # whole number >= 1
+    title = "Low-carbon travel and daily steps, version 1"
+    effective_from = "2026-01-01T00:00:00+08:00"   # ISO 8601 with a zone (or a TOML
+                                                    # offset date-time); a local time is refused
+
+    [rates]                               # whole numbers, one source for both
+    grams_per_point = 8                   # gCO2e per carbon point
+    growth_per_kg = 100                   # growth per kg CO2e reduced
+    source = "points: Luzhou ...; growth: assumption: ..."
+
+    [travel.bus]                          # one table per trip kind; the kind is the key
+    title = "Bus (battery-electric)"
+    baseline = { value = "170",   unit = "gCO2e/pkm", source = "..." }
+    mode     = { value = "143.1", unit = "gCO2e/pkm", source = "derived: 170 − 26.9 ..." }
+    min_distance_m = 300                  # shorter: TOO_SHORT
+    max_speed_kmh = 80                    # faster on average: IMPLAUSIBLE_SPEED
+    daily_cap_grams = 3000                # CO2e credited per player, day and kind
+    # daily_cap_points = 375              # optional: carbon points per player, day and kind
+
+    [steps]                               # optional: the day's step count
+    title = "Daily steps (health account)"
+    steps_per_growth = 100                # steps for one growth
+    steps_per_energy = 100                # steps for one energy
+    max_steps_per_day = 100000            # more in a day: IMPLAUSIBLE_STEPS
+    daily_cap_steps = 20000               # steps credited per player and day
+    source = "assumption: ..."
+    # reduction = { value = "20", unit = "gCO2e/1000steps", source = "..." }
+    #   optional; without it steps give growth and energy but no CO2e and no points
+
+Emission factors are quoted decimal strings ("26.9", at most 3 decimals) so no float is
+ever parsed; they are held as integer milligrams. Each has a source; `unit` may be left
+out, and if written must be the one shown (others are refused). Rates, bounds and caps
+are whole numbers in fixed units (published with `public_factors`/`public_caps`). Our
+own figures say "assumption:" in their source. Published savings (Shenzhen 2021: bus
+26.9, metro 46.7 g per person-km) are written as mode = baseline − saving, so they come
+out exactly.
+
+Validation
+----------
+`load_methodology(path)`, `load_directory(dir)` and `parse_methodology(text, name)` raise
+`MethodologyError`, whose message reads "<file>: <field.path>: <why>" for each problem,
+e.g. "travel-v1.toml: travel.bus.mode.value: not a decimal number: '1,5'". Refused:
+invalid TOML, unknown or missing fields, floats, ints or negatives as factors, more
+than 3 decimals, unknown units, a mode factor above its baseline, zero or negative rates,
+bounds and caps, a step cap above the plausible maximum, a time without zone, a file
+covering no kind, the same (id, version) twice, and within an id a higher version that
+does not take effect strictly later than a lower one.
+
+Calculation
+-----------
+`calculate(methodology, ActivityInput, DailyTotals) -> Calculation` is pure and works in
+whole numbers. Every division rounds DOWN (floor), so the service never credits more than
+the figures give:
+
+- trip: grams = floor((baseline_mg − mode_mg) × metres / 10^6), cut to the kind's
+  daily_cap_grams; points = floor(grams / grams_per_point), cut to daily_cap_points;
+  growth = floor(grams × growth_per_kg / 1000); energy = 0.
+- steps (`ActivityInput.steps` is the increase over the day's previous highest report;
+  `DailyTotals.steps` what is already credited): the increase is cut to daily_cap_steps
+  and growth = floor(after / steps_per_growth) − floor(before / steps_per_growth), the
+  same for energy (and grams, points with `reduction`), on the day's running totals so
+  no remainder is lost across syncs.
+
+Checks, in order, give a `Rejection(reason, message)` with zero amounts: UNKNOWN_KIND,
+INVALID_FIELD (distance not a positive whole number, steps not a whole number >= 0, a
+time without zone, ended before started), TOO_SHORT, IMPLAUSIBLE_SPEED (average speed,
+checked when both times are given: partner records always have them),
+IMPLAUSIBLE_STEPS (more steps in a day than max_steps_per_day), DAILY_CAP_REACHED (a
+cap leaves nothing). A cap that cuts in part is not a rejection: the amounts are reduced
+and `caps_applied` names the cap by its public key (e.g. "bus.daily_cap_grams"). A point
+cap limits points only: the reduction and growth still count. IN_FUTURE and TOO_OLD need
+the clock: `check_time_window(started_at, ended_at, now, max_age)`.
+
+Selection and description
+-------------------------
+`MethodologyRegistry.for_kind(kind, at)` picks, among the methodologies covering the kind
+with effective_from <= at, the one that took effect last (within an id: the highest
+version); activities keep the id and version they were computed with.
+`default_registry()` loads the shipped files once. `Methodology.describe()` (and the
+`factors`/`caps` properties, `public_factors`/`public_caps`) give the public description:
+factors as (key, value as written, unit, source), e.g. "bus.baseline", "rates.grams_per_point";
+caps and bounds as (key, whole value, unit), e.g. "bus.daily_cap_grams", "bus.max_speed_kmh".
+A city changes figures by adding a file with a higher version and a later effective_from.
 """
 
 from methodology.calculator import (
     ActivityInput,
     Calculation,
     DailyTotals,
+    Reason,
     Rejection,
     calculate,
+    check_time_window,
 )
-from methodology.loader import MethodologyError, load_directory, load_methodology, parse_methodology
+from methodology.loader import (
+    MethodologyError,
+    check_collection,
+    load_directory,
+    load_methodology,
+    parse_methodology,
+)
 from methodology.model import Methodology
-from methodology.registry import (
-    MethodologyRegistry,
+from methodology.public import (
+    MethodologyDescription,
     PublicCap,
     PublicFactor,
-    default_registry,
     public_caps,
     public_factors,
 )
+from methodology.registry import FILES, MethodologyRegistry, default_registry
 
 __all__ = [
-    "ActivityInput", "Calculation", "DailyTotals", "Rejection", "calculate",
-    "MethodologyError", "load_directory", "load_methodology", "parse_methodology",
-    "Methodology", "MethodologyRegistry", "PublicCap", "PublicFactor",
-    "default_registry", "public_caps", "public_factors",
+    "FILES",
+    "ActivityInput",
+    "Calculation",
+    "DailyTotals",
+    "Methodology",
+    "MethodologyDescription",
+    "MethodologyError",
+    "MethodologyRegistry",
+    "PublicCap",
+    "PublicFactor",
+    "Reason",
+    "Rejection",
+    "calculate",
+    "check_collection",
+    "check_time_window",
+    "default_registry",
+    "load_directory",
+    "load_methodology",
+    "parse_methodology",
+    "public_caps",
+    "public_factors",
 ]

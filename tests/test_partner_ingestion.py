@@ -219,3 +219,23 @@ async def test_methodologies_are_public_with_sources(gql):
     assert factors["metro.mode"]["value"] == "123.3" and "Shenzhen 2021" in factors["metro.mode"]["source"]
     assert all(f["source"] for f in m["factors"])
     assert {"key": "metro.daily_cap_grams", "value": 3000, "unit": "gCO2e/day"} in m["caps"]
+
+
+async def test_activities_paginate_newest_first_with_rejections(gql, client, player):
+    pid = player["player"]["id"]
+    records = [trip(f"p-{i}", pid, meters=2000 + i, start=yesterday_at(6, 5 * i)) for i in range(5)]
+    records.append(trip("p-short", pid, meters=50, start=yesterday_at(12)))
+    for record in records:  # one request each: creation order is the list order
+        await send(client, [record])
+    seen, after = [], None
+    while True:
+        page = (await gql(operation("Activities"), {"first": 2, "after": after},
+                          token=player["accessToken"]))["data"]["me"]["activities"]
+        seen += [edge["node"] for edge in page["edges"]]
+        assert len(page["edges"]) <= 2
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert [n["distanceMeters"] for n in seen] == [50, 2004, 2003, 2002, 2001, 2000]
+    assert (seen[0]["status"], seen[0]["rejectReason"], seen[0]["reductionGrams"]) == ("REJECTED", "TOO_SHORT", 0)
+    assert len({n["id"] for n in seen}) == 6

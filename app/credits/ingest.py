@@ -21,7 +21,7 @@ from app.credits.daily import lock_daily
 from app.credits.models import Activity, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
 from app.settings import Settings
-from methodology import ActivityInput, MethodologyRegistry, calculate
+from methodology import ActivityInput, MethodologyRegistry, calculate, check_time_window
 
 
 @dataclass
@@ -78,11 +78,13 @@ class Ingestor:
         raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
 
     def _check_times(self, fields: RecordFields) -> None:
-        now = utcnow()
-        if fields.ended_at > now + timedelta(seconds=self.settings.activity_future_tolerance_seconds):
-            raise Refused("IN_FUTURE", "the activity ends in the future")
-        if fields.started_at < now - timedelta(days=self.settings.activity_max_age_days):
-            raise Refused("TOO_OLD", f"the activity is older than {self.settings.activity_max_age_days} days")
+        rejection = check_time_window(
+            fields.started_at, fields.ended_at, utcnow(),
+            timedelta(days=self.settings.activity_max_age_days),
+            future_tolerance=timedelta(seconds=self.settings.activity_future_tolerance_seconds),
+        )
+        if rejection is not None:
+            raise Refused(rejection.reason, rejection.message)
 
     async def _process(self, partner_id: str, record: dict) -> RecordOutcome:
         record_id = record["id"]
