@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -65,7 +66,7 @@ def check_collection(methodologies: Iterable[Methodology]) -> list[Methodology]:
     """Methodologies that can be used together: (id, version) unique, and within an id a
     higher version takes effect strictly later than a lower one. Sorted by (id, version)."""
     ordered = sorted(methodologies, key=lambda m: (m.id, m.version))
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in pairwise(ordered):
         if before.id != after.id:
             continue
         if before.version == after.version:

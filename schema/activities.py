@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
+from app.auth.roles import Role
 from app.credits import queries
 from app.credits.models import Activity as ActivityModel
 from app.credits.models import PartnerRecord as PartnerRecordModel
@@ -20,7 +21,6 @@ from methodology import public_caps, public_factors
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
 from schema.permissions import IsAuthenticated, Public, requires_role
-from app.auth.roles import Role
 
 
 @strawberry.enum
@@ -132,8 +132,6 @@ class SyncStepsPayload:
 
 
 def _from_micros(value: str) -> datetime:
-    from datetime import timedelta
-
     return EPOCH + timedelta(microseconds=int(value))
 
 

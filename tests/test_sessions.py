@@ -64,8 +64,9 @@ async def test_reusing_a_spent_refresh_token_revokes_the_family(gql):
 
 async def test_reuse_does_not_touch_other_sessions(gql):
     phone_session = await gql.login("+8613800138001")
-    from app.accounts.models import LoginCode
     from datetime import timedelta
+
+    from app.accounts.models import LoginCode
     from app.clock import utcnow
 
     await LoginCode.all().update(sent_at=utcnow() - timedelta(seconds=61))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from app.credits.models import Activity, DailyCredit
 from app.ledger.service import Asset, credit, post_in_transaction
 from methodology import Calculation, DailyTotals
@@ -21,10 +19,6 @@ def totals(daily: DailyCredit) -> DailyTotals:
 
 def provenance(calc: Calculation) -> dict:
     return {"factors": dict(calc.factors), "capsApplied": list(calc.caps_applied)}
-
-
-def local_zone(timezone: str) -> ZoneInfo:
-    return ZoneInfo(timezone)
 
 
 async def credit_activity(activity: Activity, calc: Calculation, daily: DailyCredit,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
-from app.credits.crediting import credit_activity, local_zone, provenance, totals
+from app.credits.crediting import credit_activity, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
@@ -48,7 +49,7 @@ class Ingestor:
     def __init__(self, settings: Settings, registry: MethodologyRegistry) -> None:
         self.settings = settings
         self.registry = registry
-        self.zone = local_zone(settings.default_timezone)
+        self.zone = ZoneInfo(settings.default_timezone)
 
     async def ingest(self, partner_id: str, records: list[dict]) -> list[RecordOutcome]:
         return [await self.ingest_one(partner_id, record) for record in records]

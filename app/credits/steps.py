@@ -8,12 +8,13 @@ ledger under a key naming the player, the day and the new total.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
 from app.clock import utcnow
-from app.credits.crediting import credit_activity, local_zone, provenance, totals
+from app.credits.crediting import credit_activity, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
@@ -28,7 +29,7 @@ class StepSync:
     def __init__(self, settings: Settings, registry: MethodologyRegistry) -> None:
         self.settings = settings
         self.registry = registry
-        self.zone = local_zone(settings.default_timezone)
+        self.zone = ZoneInfo(settings.default_timezone)
 
     def _check(self, day: date, steps: int) -> datetime:
         if not 0 <= steps <= MAX_REPORT:
@@ -64,22 +65,15 @@ class StepSync:
                 raise invalid("steps", calc.rejection.message)
             daily.steps = steps
             activity.steps = steps
-            if calc.rejection is None:
+            if calc.rejection is None:  # else the cap took it all: keep the report, credit nothing
                 for name in ("reduction_grams", "points", "growth", "energy"):
                     setattr(activity, name, getattr(activity, name) + getattr(calc, name))
                 activity.provenance = provenance(calc)
                 activity.methodology_id = calc.methodology_id
                 activity.methodology_version = calc.methodology_version
+                await credit_activity(activity, calc, daily,
+                                      key=f"steps:{player.id}:{day.isoformat()}:{steps}")
+            else:
+                await daily.save(update_fields=["steps", "activity_id"])
             await activity.save()
-            await credit_activity(
-                activity, calc if calc.rejection is None else _nothing(calc), daily,
-                key=f"steps:{player.id}:{day.isoformat()}:{steps}",
-            )
         return activity
-
-
-def _nothing(calc):
-    """The cap took everything: record the report, credit nothing."""
-    from dataclasses import replace
-
-    return replace(calc, reduction_grams=0, points=0, growth=0, energy=0)

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tortoise.exceptions import IntegrityError
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
