@@ -1,0 +1,168 @@
+"""The planet engine: (state, event, rules) -> (new state, effects). Pure and deterministic.
+
+Growth only grows, an unlock or an egg once recorded is never removed (so a stricter
+rule set never locks a theme again), and an egg's reward is granted exactly once.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+
+from game.model import (
+    ActivityCount,
+    DateWindow,
+    GrowthAtLeast,
+    QuizCorrect,
+    Requirement,
+    Rules,
+    Streak,
+    ThemeUnlocked,
+)
+
+
+@dataclass
+class PlanetState:
+    growth: int = 0
+    level: int = 1
+    counts: dict[str, int] = field(default_factory=dict)
+    quiz_correct: int = 0
+    last_active: str | None = None  # ISO date
+    streak: int = 0
+    best_streak: int = 0
+    unlocked: dict[str, str] = field(default_factory=dict)  # theme id -> ISO time
+    eggs: dict[str, str] = field(default_factory=dict)  # egg id -> ISO time
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> PlanetState:
+        return cls(**(data or {}))
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    kind: str
+    growth: int
+    day: date
+    at: datetime
+    count: int = 1  # 0 for a later step sync of a day already counted
+
+
+@dataclass(frozen=True)
+class QuizEvent:
+    correct: bool
+    growth: int
+    day: date
+    at: datetime
+
+
+Event = ActivityEvent | QuizEvent
+
+
+@dataclass(frozen=True)
+class LevelUp:
+    level: int
+
+
+@dataclass(frozen=True)
+class ThemeUnlockedEffect:
+    theme_id: str
+
+
+@dataclass(frozen=True)
+class EggFound:
+    egg_id: str
+    theme_id: str
+    reward_growth: int
+
+
+Effect = LevelUp | ThemeUnlockedEffect | EggFound
+
+
+@dataclass(frozen=True)
+class Progress:
+    description: str
+    progress: int
+    target: int
+    met: bool
+
+
+def level_for(growth: int, rules: Rules) -> int:
+    return sum(1 for threshold in rules.levels if growth >= threshold)
+
+
+def _mark_active(state: PlanetState, day: date) -> None:
+    last = date.fromisoformat(state.last_active) if state.last_active else None
+    if last is not None and day <= last:
+        return  # the same day, or a late record for an earlier day: the streak stands
+    state.streak = state.streak + 1 if last == day - timedelta(days=1) else 1
+    state.best_streak = max(state.best_streak, state.streak)
+    state.last_active = day.isoformat()
+
+
+def progress(state: PlanetState, req: Requirement, rules: Rules, day: date) -> Progress:
+    """How far the player is towards one requirement (for progress bars)."""
+    if isinstance(req, GrowthAtLeast):
+        return _bar(f"Reach {req.at_least} growth", state.growth, req.at_least)
+    if isinstance(req, ActivityCount):
+        return _bar(f"{req.kind} × {req.at_least}", state.counts.get(req.kind, 0), req.at_least)
+    if isinstance(req, Streak):
+        return _bar(f"Active {req.days} days in a row", state.best_streak, req.days)
+    if isinstance(req, QuizCorrect):
+        return _bar(f"{req.at_least} quiz answers right", state.quiz_correct, req.at_least)
+    if isinstance(req, ThemeUnlocked):
+        theme = rules.theme(req.theme)
+        name = theme.name if theme else req.theme
+        return _bar(f"Unlock {name} first", int(req.theme in state.unlocked), 1)
+    assert isinstance(req, DateWindow)
+    return _bar(f"Open {req.start.isoformat()} to {req.end.isoformat()}",
+                int(req.start <= day <= req.end), 1)
+
+
+def _bar(description: str, value: int, target: int) -> Progress:
+    return Progress(description, min(value, target), target, value >= target)
+
+
+def apply(state: PlanetState, event: Event, rules: Rules) -> tuple[PlanetState, list[Effect]]:
+    new = copy.deepcopy(state)
+    new.growth += max(0, event.growth)
+    if isinstance(event, ActivityEvent):
+        if event.count:
+            new.counts[event.kind] = new.counts.get(event.kind, 0) + event.count
+        _mark_active(new, event.day)
+    elif event.correct:
+        new.quiz_correct += 1
+    effects: list[Effect] = []
+    at = event.at.isoformat()
+    changed = True
+    while changed:  # an egg's growth or an unlock may satisfy further requirements
+        changed = False
+        for egg in rules.eggs:
+            if egg.id not in new.eggs and progress(new, egg.condition, rules, event.day).met:
+                new.eggs[egg.id] = at
+                new.growth += egg.reward_growth
+                effects.append(EggFound(egg.id, egg.theme, egg.reward_growth))
+                changed = True
+        for theme in sorted(rules.themes, key=lambda t: t.order):
+            if theme.id not in new.unlocked and all(
+                progress(new, req, rules, event.day).met for req in theme.requirements
+            ):
+                new.unlocked[theme.id] = at
+                effects.append(ThemeUnlockedEffect(theme.id))
+                changed = True
+    level = max(new.level, level_for(new.growth, rules))
+    if level > new.level:
+        new.level = level
+        effects.append(LevelUp(level))
+    return new, effects
+
+
+def replay(events: list[Event], rules: Rules) -> tuple[PlanetState, list[Effect]]:
+    state, all_effects = PlanetState(), []
+    for event in events:
+        state, effects = apply(state, event, rules)
+        all_effects += effects
+    return state, all_effects
