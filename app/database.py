@@ -12,7 +12,12 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 from app.settings import Settings
 
 APP_LABEL = "models"
-MODEL_MODULES = ["app.accounts.models", "app.ledger.models", "app.credits.models"]
+MODEL_MODULES = [
+    "app.accounts.models",
+    "app.ledger.models",
+    "app.credits.models",
+    "app.planet.models",
+]
 MIGRATIONS_MODULE = "migrations"
 
 

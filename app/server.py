@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -67,9 +68,11 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=database.tortoise_config(settings)):
             app.state.services = Services.build(settings, sms)
+            freshness = asyncio.create_task(app.state.services.game.keep_boards_fresh())
             try:
                 yield
             finally:
+                freshness.cancel()
                 await app.state.services.close()
 
     routes = [

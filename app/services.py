@@ -13,8 +13,13 @@ from app.auth.sessions import Sessions
 from app.auth.sms import SmsProvider, load_sms_provider
 from app.credits.ingest import Ingestor
 from app.credits.steps import StepSync
+from app.leaderboards.boards import Leaderboards
+from app.planet.events import PlanetEvents
+from app.planet.hooks import GameHooks
 from app.redis import create_redis
 from app.settings import PartnerConfig, Settings
+from game.model import Rules
+from game.rules import default_rules
 from methodology import MethodologyRegistry, default_registry, load_directory
 
 
@@ -30,6 +35,10 @@ class Services:
     partners: dict[str, PartnerConfig]
     ingestor: Ingestor
     steps: StepSync
+    rules: Rules
+    planet_events: PlanetEvents
+    leaderboards: Leaderboards
+    game: GameHooks
 
     @classmethod
     def build(cls, settings: Settings, sms: SmsProvider | None = None) -> Services:
@@ -39,17 +48,26 @@ class Services:
             if settings.methodology_dir
             else default_registry()
         )
+        redis = create_redis(settings)
+        rules = default_rules()
+        events = PlanetEvents(redis)
+        boards = Leaderboards(redis, settings.default_timezone)
+        game = GameHooks(rules, events, boards)
         return cls(
             settings=settings,
-            redis=create_redis(settings),
+            redis=redis,
             sms=sms,
             login_codes=LoginCodes(settings, sms),
             sessions=Sessions(settings),
             host_tokens=HostTokenVerifier(settings.host_issuers),
             methodologies=registry,
             partners={p.id: p for p in settings.partners},
-            ingestor=Ingestor(settings, registry),
-            steps=StepSync(settings, registry),
+            ingestor=Ingestor(settings, registry, game),
+            steps=StepSync(settings, registry, game),
+            rules=rules,
+            planet_events=events,
+            leaderboards=boards,
+            game=game,
         )
 
     async def close(self) -> None:

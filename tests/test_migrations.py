@@ -25,3 +25,11 @@ async def test_migrations_created_every_model_table(app):
 async def test_migrate_twice_is_a_no_op(settings):
     await database.migrate(settings)
     await database.migrate(settings)
+
+
+def test_no_model_docstring_has_a_semicolon(app):
+    """Tortoise's SQLite schema editor splits on ';' and would break on a table comment."""
+    from tortoise import Tortoise
+
+    offenders = [m.__name__ for m in Tortoise.apps.get_models_iterable() if ";" in (m.__doc__ or "")]
+    assert offenders == []

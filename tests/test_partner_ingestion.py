@@ -35,12 +35,13 @@ async def test_metro_trip_credited_with_the_methodology_figures(gql, client, pla
     assert response.status_code == 200
     [result] = response.json()["results"]
     # Shenzhen 2021: metro saves 46.7 g/person-km; floor(46.7 × 12.85) = 600 g;
-    # 8 g a point -> 75 points; 100 growth per kg -> 60 growth.
+    # 8 g a point -> 75 points; 100 growth per kg -> 60 growth, plus the planet's
+    # "first metro ride" egg (20 growth, through the ledger).
     assert result == {"id": "r1", "status": "accepted", "activityId": result["activityId"],
                       "reductionGrams": 600, "points": 75}
     token = player["accessToken"]
     balance = (await gql(operation("Balances"), token=token))["data"]["me"]["balances"]
-    assert balance == {"carbonPoints": 75, "growth": 60, "energy": 0, "reductionGrams": 600}
+    assert balance == {"carbonPoints": 75, "growth": 80, "energy": 0, "reductionGrams": 600}
     page = (await gql(operation("Activities"), {"first": 5}, token=token))["data"]["me"]["activities"]
     [node] = [edge["node"] for edge in page["edges"]]
     assert node["id"] == result["activityId"]
@@ -72,7 +73,8 @@ async def test_the_same_record_50_times_concurrently_credits_once(client, player
     activity_ids = {r.json()["results"][0]["activityId"] for r in responses}
     assert len(activity_ids) == 1
     assert (await balances(player["player"]["id"]))[Asset.CARBON_POINT] == 75
-    assert await LedgerTransaction.all().count() == 1
+    assert await LedgerTransaction.filter(type="ACTIVITY_CREDIT").count() == 1
+    assert await LedgerTransaction.filter(type="EGG_REWARD").count() == 1
     assert (await verify_ledger()).ok
 
 

@@ -18,6 +18,7 @@ mutation SyncSteps($date: Date!, $steps: Int!) {
   }
 }"""
 CST = timezone(timedelta(hours=8))
+EGG = 10  # the planet's "10,000-step day" egg, granted once at 100 growth
 
 
 def today() -> str:
@@ -42,8 +43,8 @@ async def test_only_the_increase_is_credited(gql):
     lower = await sync(gql, token, 9000)
     assert lower["activity"]["steps"] == 10050 and lower["activity"]["growthAwarded"] == 100
     totals = await balances(pid)
-    assert (totals[Asset.GROWTH], totals[Asset.ENERGY], totals[Asset.CO2E_GRAMS]) == (100, 100, 0)
-    assert await LedgerTransaction.all().count() == 2
+    assert (totals[Asset.GROWTH], totals[Asset.ENERGY], totals[Asset.CO2E_GRAMS]) == (100 + EGG, 100, 0)
+    assert await LedgerTransaction.filter(type="ACTIVITY_CREDIT").count() == 2
 
 
 async def test_the_same_report_repeated_and_concurrent_credits_once(gql):
@@ -68,7 +69,7 @@ async def test_daily_cap_limits_credited_steps(gql):
     assert again["activity"]["growthAwarded"] == 200
     activity = await Activity.get(id=capped["activity"]["id"])
     assert activity.provenance["capsApplied"] == ["steps.daily_cap_steps"]
-    assert (await balances(session["player"]["id"]))[Asset.GROWTH] == 200
+    assert (await balances(session["player"]["id"]))[Asset.GROWTH] == 200 + EGG
 
 
 async def test_days_are_separate(gql):
@@ -77,7 +78,7 @@ async def test_days_are_separate(gql):
     a = await sync(gql, session["accessToken"], 5000, yesterday)
     b = await sync(gql, session["accessToken"], 5000)
     assert a["activity"]["id"] != b["activity"]["id"]
-    assert (await balances(session["player"]["id"]))[Asset.GROWTH] == 100
+    assert (await balances(session["player"]["id"]))[Asset.GROWTH] == 100 + EGG
 
 
 async def test_bad_reports_change_nothing(gql):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from app.clock import utcnow
 from app.credits.models import Activity, DailyCredit
 from app.ledger.service import Asset, credit, post_in_transaction
 from methodology import Calculation, DailyTotals
@@ -22,20 +25,36 @@ def provenance(calc: Calculation) -> dict:
 
 
 async def credit_activity(activity: Activity, calc: Calculation, daily: DailyCredit,
-                          key: str) -> None:
-    """Post the calculation's amounts for `activity` and add them to the day's totals."""
+                          key: str) -> datetime:
+    """Post the calculation's amounts for `activity`, add them to the day's totals, and
+    return the ledger time of the credit (when the player reached their new score)."""
     amounts = {
         Asset.CO2E_GRAMS: calc.reduction_grams,
         Asset.CARBON_POINT: calc.points,
         Asset.GROWTH: calc.growth,
         Asset.ENERGY: calc.energy,
     }
+    credited_at = utcnow()
     if any(amounts.values()):
-        await post_in_transaction("ACTIVITY_CREDIT", key, credit(str(activity.player_id), amounts),
-                                  reference=f"activity:{activity.id}")
+        tx = await post_in_transaction("ACTIVITY_CREDIT", key, credit(str(activity.player_id), amounts),
+                                       reference=f"activity:{activity.id}")
+        credited_at = tx.created_at
     daily.reduction_grams += calc.reduction_grams
     daily.points += calc.points
     daily.growth += calc.growth
     daily.energy += calc.energy
     await daily.save(update_fields=["reduction_grams", "points", "growth", "energy", "steps",
                                     "activity_id"])
+    return credited_at
+
+
+class CreditHooks:
+    """What a credit sets off besides the ledger: the planet game (inside the credit's
+    transaction) and, once committed, live events and leaderboards. The base class does
+    nothing; `app.planet.hooks.GameHooks` is the real one."""
+
+    async def on_activity(self, player_id: str, kind: str, growth: int, day, count: int) -> list:
+        return []
+
+    async def after_commit(self, player, reduction_grams: int, at, effects: list) -> None:
+        return None

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
-from app.credits.crediting import credit_activity, provenance, totals
+from app.credits.crediting import CreditHooks, credit_activity, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
@@ -46,9 +46,11 @@ class Refused(Exception):
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, registry: MethodologyRegistry) -> None:
+    def __init__(self, settings: Settings, registry: MethodologyRegistry,
+                 game: CreditHooks | None = None) -> None:
         self.settings = settings
         self.registry = registry
+        self.game = game or CreditHooks()
         self.zone = ZoneInfo(settings.default_timezone)
 
     async def ingest(self, partner_id: str, records: list[dict]) -> list[RecordOutcome]:
@@ -135,8 +137,11 @@ class Ingestor:
                 methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
                 provenance=provenance(calc),
             )
+            effects, credited_at = [], None
             if rejection is None:
-                await credit_activity(activity, calc, daily, key=f"activity:{activity.id}")
+                credited_at = await credit_activity(activity, calc, daily, key=f"activity:{activity.id}")
+                effects = await self.game.on_activity(str(player.id), fields.kind, calc.growth,
+                                                      local_date, 1)
             partner_record.activity = activity
             partner_record.status = activity.status
             partner_record.reason = activity.reject_reason
@@ -144,6 +149,7 @@ class Ingestor:
             await partner_record.save(update_fields=["activity_id", "status", "reason", "message"])
         if rejection is not None:
             return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=rejection.message)
+        await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
         return RecordOutcome(record_id, "accepted", activityId=str(activity.id),
                              reductionGrams=calc.reduction_grams, points=calc.points)
 

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
 from app.clock import utcnow
-from app.credits.crediting import credit_activity, provenance, totals
+from app.credits.crediting import CreditHooks, credit_activity, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
@@ -26,9 +26,11 @@ MAX_REPORT = 300_000  # beyond any human day; larger is a malformed report
 
 
 class StepSync:
-    def __init__(self, settings: Settings, registry: MethodologyRegistry) -> None:
+    def __init__(self, settings: Settings, registry: MethodologyRegistry,
+                 game: CreditHooks | None = None) -> None:
         self.settings = settings
         self.registry = registry
+        self.game = game or CreditHooks()
         self.zone = ZoneInfo(settings.default_timezone)
 
     def _check(self, day: date, steps: int) -> datetime:
@@ -63,17 +65,23 @@ class StepSync:
                              totals(daily))
             if calc.rejection is not None and calc.rejection.reason != "DAILY_CAP_REACHED":
                 raise invalid("steps", calc.rejection.message)
+            first_steps_today = daily.steps == 0
             daily.steps = steps
             activity.steps = steps
+            effects = []
             if calc.rejection is None:  # else the cap took it all: keep the report, credit nothing
                 for name in ("reduction_grams", "points", "growth", "energy"):
                     setattr(activity, name, getattr(activity, name) + getattr(calc, name))
                 activity.provenance = provenance(calc)
                 activity.methodology_id = calc.methodology_id
                 activity.methodology_version = calc.methodology_version
-                await credit_activity(activity, calc, daily,
-                                      key=f"steps:{player.id}:{day.isoformat()}:{steps}")
+                credited_at = await credit_activity(
+                    activity, calc, daily, key=f"steps:{player.id}:{day.isoformat()}:{steps}")
+                effects = await self.game.on_activity(str(player.id), KIND, calc.growth, day,
+                                                      int(first_steps_today))
             else:
                 await daily.save(update_fields=["steps", "activity_id"])
             await activity.save()
+        if calc.rejection is None:
+            await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
         return activity

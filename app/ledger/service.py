@@ -123,7 +123,7 @@ async def post_in_transaction(
     per_account: dict[tuple[int, Asset], int] = defaultdict(int)
     for p in postings:
         per_account[(await _account_id(conn, p.owner, p.asset), p.asset)] += p.amount
-    now = utcnow()
+    now = tx.created_at  # lines carry their transaction's time (leaderboards replay it)
     lines = []
     for (acc_id, asset), amount in sorted(per_account.items()):
         balance, seq, prev = await _apply(conn, acc_id, amount, asset)

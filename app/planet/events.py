@@ -1,0 +1,70 @@
+"""Live planet events (theme unlocked, egg found, level up) over Redis pub/sub, so every
+server process can push a player's events to that player's open subscriptions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from game.engine import EggFound, Effect, LevelUp, ThemeUnlockedEffect
+
+log = logging.getLogger("carbon_planet.planet.events")
+
+
+@dataclass(frozen=True)
+class PlanetEventData:
+    kind: str
+    theme_id: str | None
+    egg_id: str | None
+    level: int | None
+    at: datetime
+
+
+def channel(player_id: str) -> str:
+    return f"planet-events:{player_id}"
+
+
+def to_message(effect: Effect, at: datetime) -> dict:
+    if isinstance(effect, ThemeUnlockedEffect):
+        return {"kind": "THEME_UNLOCKED", "themeId": effect.theme_id, "at": at.isoformat()}
+    if isinstance(effect, EggFound):
+        return {"kind": "EGG_FOUND", "themeId": effect.theme_id, "eggId": effect.egg_id,
+                "at": at.isoformat()}
+    assert isinstance(effect, LevelUp)
+    return {"kind": "LEVEL_UP", "level": effect.level, "at": at.isoformat()}
+
+
+class PlanetEvents:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def publish(self, player_id: str, effects: list[Effect], at: datetime) -> None:
+        """Best effort: a Redis outage must never undo or fail a credit."""
+        if not effects:
+            return
+        try:
+            for effect in effects:
+                await self.redis.publish(channel(player_id), json.dumps(to_message(effect, at)))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("planet events for %s not published: %s", player_id, exc)
+
+    async def listen(self, player_id: str) -> AsyncIterator[PlanetEventData]:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(channel(player_id))
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                data = json.loads(message["data"])
+                yield PlanetEventData(
+                    kind=data["kind"], theme_id=data.get("themeId"), egg_id=data.get("eggId"),
+                    level=data.get("level"), at=datetime.fromisoformat(data["at"]),
+                )
+        finally:
+            await pubsub.unsubscribe(channel(player_id))
+            await pubsub.aclose()

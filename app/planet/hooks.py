@@ -1,0 +1,56 @@
+"""The game's side of a credit: planet state inside the credit's transaction; live events
+and leaderboards once it has committed (both derived, so a Redis outage loses nothing:
+the boards are rebuilt from the ledger when Redis answers again)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime
+
+from app.credits.crediting import CreditHooks
+from app.leaderboards.boards import Leaderboards
+from app.leaderboards.rebuild import rebuild_from_ledger
+from app.planet import service as planet
+from app.planet.events import PlanetEvents
+from game.engine import Effect
+from game.model import Rules
+
+log = logging.getLogger("carbon_planet.planet")
+
+
+class GameHooks(CreditHooks):
+    def __init__(self, rules: Rules, events: PlanetEvents, boards: Leaderboards) -> None:
+        self.rules = rules
+        self.events = events
+        self.boards = boards
+        self.boards_stale = False
+
+    async def on_activity(self, player_id: str, kind: str, growth: int, day: date,
+                          count: int) -> list[Effect]:
+        return await planet.on_activity(player_id, kind, growth, day, count, self.rules)
+
+    async def after_commit(self, player, reduction_grams: int, at: datetime | None,
+                           effects: list[Effect]) -> None:
+        await self.events.publish(str(player.id), effects, at or datetime.now().astimezone())
+        if reduction_grams > 0 and at is not None:
+            try:
+                await self.boards.record(str(player.id), player.city, reduction_grams, at)
+            except Exception as exc:  # noqa: BLE001 - Redis is derived; the ledger has it
+                self.boards_stale = True
+                log.warning("leaderboards not updated (%s); rebuilding when Redis answers", exc)
+
+    async def keep_boards_fresh(self, interval: float = 5.0) -> None:
+        """Background task: after a failed update, rebuild the boards once Redis answers."""
+        while True:
+            await asyncio.sleep(interval)
+            if not self.boards_stale:
+                continue
+            try:
+                await self.boards.redis.ping()
+                self.boards_stale = False
+                lines = await rebuild_from_ledger(self.boards.redis, self.boards.timezone)
+                log.info("leaderboards rebuilt from %d ledger lines after a Redis outage", lines)
+            except Exception as exc:  # noqa: BLE001
+                self.boards_stale = True
+                log.info("Redis still unavailable for leaderboards: %s", exc)
