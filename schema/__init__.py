@@ -19,11 +19,13 @@ from app.observability import GRAPHQL_ERRORS, request_id_var
 from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
+from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 
 log = logging.getLogger("carbon_planet.graphql")
 
-Query = merge_types("Query", (AccountQuery, CreditsQuery))
-Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation))
+Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery))
+Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation))
+Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -63,6 +65,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return CarbonSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[  # factories: each request gets fresh extension instances
             lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),

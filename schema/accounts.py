@@ -12,11 +12,13 @@ from app.accounts.models import Player as PlayerModel
 from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
 from app.errors import ServiceError
+from app.planet.friends import friends_of
 from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
 from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff
+from schema.planet import Planet, planet_of
 
 Role = strawberry.enum(RoleEnum, name="Role")
 
@@ -41,6 +43,14 @@ class PlayerType:
             return await ledger_of(str(self.id), first, after)
         except ServiceError as exc:
             raise client_error(exc) from None
+
+    @strawberry.field(permission_classes=[SelfOrStaff])
+    async def planet(self, info: Info) -> Planet:
+        return await planet_of(info, str(self.id))
+
+    @strawberry.field(permission_classes=[SelfOrStaff], description="Players this player follows.")
+    async def friends(self) -> list[PlayerType]:
+        return [PlayerType.from_model(p) for p in await friends_of(str(self.id))]
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Newest first.")
     async def activities(

@@ -19,7 +19,6 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from game.engine import EggFound, Effect, LevelUp, ThemeUnlockedEffect
+from game.engine import Effect, EggFound, LevelUp, ThemeUnlockedEffect
 
 log = logging.getLogger("carbon_planet.planet.events")
 

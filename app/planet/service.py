@@ -14,7 +14,7 @@ from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
 from app.ledger.service import Asset, credit, post_in_transaction
 from app.planet.models import Planet, QuizAnswer
-from game.engine import ActivityEvent, EggFound, Effect, Event, PlanetState, QuizEvent, apply
+from game.engine import ActivityEvent, Effect, EggFound, Event, PlanetState, QuizEvent, apply
 from game.model import Question, Rules
 
 

@@ -1,0 +1,39 @@
+"""Following other players to compare on the friends leaderboard.
+
+Adding is one-way (like following): it only lets you see the other player's nickname and
+score on your own friends board, which they already show on the public boards, so it
+needs no consent and cannot be abused to reach private data.
+"""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+
+from app.accounts.models import Player
+from app.accounts.service import get_player
+from app.errors import ErrorCode, ServiceError
+from app.planet.models import Friendship
+
+MAX_FRIENDS = 500
+
+
+async def add_friend(player_id: str, friend_id: str) -> None:
+    friend = await get_player(friend_id)
+    if str(friend.id) == str(player_id):
+        raise ServiceError(ErrorCode.INVALID_INPUT, "You cannot add yourself.", "playerId")
+    if await Friendship.filter(player_id=player_id).count() >= MAX_FRIENDS:
+        raise ServiceError(ErrorCode.LIMIT_REACHED, f"At most {MAX_FRIENDS} friends.", "playerId")
+    try:
+        await Friendship.create(player_id=player_id, friend_id=friend.id)
+    except IntegrityError:
+        pass  # already a friend: adding again changes nothing
+
+
+async def remove_friend(player_id: str, friend_id: str) -> None:
+    friend = await get_player(friend_id)
+    await Friendship.filter(player_id=player_id, friend_id=friend.id).delete()
+
+
+async def friends_of(player_id: str) -> list[Player]:
+    rows = await Friendship.filter(player_id=player_id).order_by("created_at").prefetch_related("friend")
+    return [row.friend for row in rows]
