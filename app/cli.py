@@ -150,5 +150,36 @@ def ledger_verify() -> None:
     typer.echo("ledger verified: every chain, balance and transaction matches")
 
 
+leaderboard_cli = typer.Typer(help="Redis leaderboards (derived from the ledger).",
+                               no_args_is_help=True)
+cli.add_typer(leaderboard_cli, name="leaderboard")
+
+
+@leaderboard_cli.command("rebuild")
+def leaderboard_rebuild() -> None:
+    """Recompute every board from the ledger's CO2e lines, with a progress bar."""
+    from rich.progress import Progress
+
+    from app.leaderboards.rebuild import rebuild_from_ledger
+    from app.redis import create_redis
+
+    settings = get_settings()
+
+    async def work() -> int:
+        redis = create_redis(settings)
+        try:
+            with Progress() as bar:
+                task = bar.add_task("rebuilding leaderboards", total=None)
+                return await rebuild_from_ledger(
+                    redis, settings.default_timezone,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        finally:
+            await redis.aclose()
+
+    lines = _with_database(work)
+    typer.echo(f"leaderboards rebuilt from {lines} ledger lines")
+
+
 def main() -> None:
     cli()

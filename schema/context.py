@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _caller: tuple[Principal, Player] | None = field(default=None, init=False)
     _auth_error: str | None = field(default=None, init=False)
-    _resolved: bool = field(default=False, init=False)
+    _resolving: asyncio.Future | None = field(default=None, init=False)
 
     def _authorization(self) -> str | None:
         if isinstance(self.request, WebSocket):
@@ -45,9 +46,12 @@ class Context:
         return self.request.headers.get("authorization")
 
     async def _resolve(self) -> None:
-        if self._resolved:
-            return
-        self._resolved = True
+        """Check the token once per request, even when several fields ask at the same time."""
+        if self._resolving is None:
+            self._resolving = asyncio.ensure_future(self._authenticate())
+        await self._resolving
+
+    async def _authenticate(self) -> None:
         token = bearer_token(self._authorization())
         if token is None:
             self._auth_error = "Log in first: send Authorization: Bearer <accessToken>."

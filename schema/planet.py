@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 from graphql import GraphQLError
+from redis.exceptions import RedisError
 from strawberry.types import Info
 
 from app.accounts.models import Player as PlayerModel
@@ -227,7 +228,7 @@ class PlanetQuery:
             top = await boards.top(scope.value, period.value, first, **where)
             mine = await boards.me(str(player.id), scope.value, period.value, **where)
             around = await boards.around(str(player.id), scope.value, period.value, **where)
-        except (ConnectionError, OSError, TimeoutError) as exc:
+        except (RedisError, OSError) as exc:
             log.warning("leaderboard unavailable: %s", exc)
             raise GraphQLError("Leaderboards are unavailable right now; try again soon.",
                                extensions={"code": "NOT_AVAILABLE"}) from None

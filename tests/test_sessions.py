@@ -124,3 +124,12 @@ async def test_non_bearer_authorization_header(gql, client):
     body = response.json()
     assert body["data"]["me"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_several_fields_needing_login_in_one_request(gql):
+    """Root fields resolve concurrently: each must see the same, once-checked caller."""
+    session = await gql.login()
+    query = "{ a: me { id } b: me { nickname } c: me { city } dailyQuiz { id } }"
+    result = await gql(query, token=session["accessToken"])
+    assert "errors" not in result, result
+    assert result["data"]["a"]["id"] == session["player"]["id"]

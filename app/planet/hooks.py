@@ -40,17 +40,23 @@ class GameHooks(CreditHooks):
                 self.boards_stale = True
                 log.warning("leaderboards not updated (%s); rebuilding when Redis answers", exc)
 
+    async def refresh_if_stale(self) -> bool:
+        """Rebuild the boards from the ledger if an update failed and Redis answers now."""
+        if not self.boards_stale:
+            return False
+        try:
+            await self.boards.redis.ping()
+            self.boards_stale = False
+            lines = await rebuild_from_ledger(self.boards.redis, self.boards.timezone)
+        except Exception as exc:  # noqa: BLE001
+            self.boards_stale = True
+            log.info("Redis still unavailable for leaderboards: %s", exc)
+            return False
+        log.info("leaderboards rebuilt from %d ledger lines after a Redis outage", lines)
+        return True
+
     async def keep_boards_fresh(self, interval: float = 5.0) -> None:
-        """Background task: after a failed update, rebuild the boards once Redis answers."""
+        """Background task of each server process (see `refresh_if_stale`)."""
         while True:
             await asyncio.sleep(interval)
-            if not self.boards_stale:
-                continue
-            try:
-                await self.boards.redis.ping()
-                self.boards_stale = False
-                lines = await rebuild_from_ledger(self.boards.redis, self.boards.timezone)
-                log.info("leaderboards rebuilt from %d ledger lines after a Redis outage", lines)
-            except Exception as exc:  # noqa: BLE001
-                self.boards_stale = True
-                log.info("Redis still unavailable for leaderboards: %s", exc)
+            await self.refresh_if_stale()
