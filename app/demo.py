@@ -30,10 +30,18 @@ async def seed_players() -> str:
 async def seed_trips() -> str:
     """A few metro, bus and bike trips yesterday for the demo citizens, through real ingestion."""
     from app.credits.ingest import Ingestor
+    from app.leaderboards.boards import Leaderboards
+    from app.planet.events import PlanetEvents
+    from app.planet.hooks import GameHooks
+    from app.redis import create_redis
     from app.settings import get_settings
+    from game.rules import default_rules
     from methodology import default_registry
 
     settings = get_settings()
+    redis = create_redis(settings)
+    game = GameHooks(default_rules(), PlanetEvents(redis),
+                     Leaderboards(redis, settings.default_timezone))
     zone = ZoneInfo(settings.default_timezone)
     day = datetime.now(zone).date() - timedelta(days=1)
     records = []
@@ -45,7 +53,8 @@ async def seed_trips() -> str:
                             "startedAt": start.isoformat(),
                             "endedAt": (start + timedelta(minutes=minutes)).isoformat(),
                             "distanceMeters": meters})
-    outcomes = await Ingestor(settings, default_registry()).ingest("demo", records)
+    outcomes = await Ingestor(settings, default_registry(), game).ingest("demo", records)
+    await redis.aclose()
     accepted = sum(o.status == "accepted" for o in outcomes)
     return f"{accepted} demo trips credited yesterday (partner 'demo')"
 

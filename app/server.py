@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=database.tortoise_config(settings)):
             app.state.services = Services.build(settings, sms)
+            if settings.uses_embedded_redis:  # in-process Redis starts empty: derive the boards
+                app.state.services.game.boards_stale = True
+                await app.state.services.game.refresh_if_stale()
             freshness = asyncio.create_task(app.state.services.game.keep_boards_fresh())
             try:
                 yield

@@ -98,6 +98,12 @@ async def test_login_flow_over_http_with_embedded_defaults(server):
         assert (me["me"]["nickname"], me["me"]["city"]) == ("绿色通勤者", "shenzhen")
         # the demo trips (metro 12.85 km, bus 6.4 km, bike 2.3 km, walk 1.8 km) were credited
         assert me["me"]["balances"]["reductionGrams"] == 600 + 172 + 61 + 48
+        # the trips grew the planet, and the boards were derived from the ledger at start-up
+        game = await gql("""{ me { planet { level eggs { id } } }
+          leaderboard(scope: GLOBAL, period: ALL_TIME) { entries { rank } me { rank score } } }""",
+                         {}, token=login["session"]["accessToken"])
+        assert game["me"]["planet"]["level"] >= 2 and game["me"]["planet"]["eggs"]
+        assert game["leaderboard"]["me"]["score"] == 881 and len(game["leaderboard"]["entries"]) == 4
         graphiql = await http.get("/graphql", headers={"Accept": "text/html"})
         assert "graphiql" in graphiql.text.lower()
 
