@@ -134,11 +134,10 @@ async def test_a_redis_outage_fails_only_the_leaderboard_and_boards_catch_up(mak
         assert await hooks.refresh_if_stale() is False  # still down: stays stale
 
         # Redis "returns": point the boards at a live one; the next refresh rebuilds them.
+        from app.leaderboards.boards import Leaderboards
         from app.redis import create_redis
 
-        hooks.boards.redis = create_redis(settings)
-        hooks.boards._increment = hooks.boards.redis.register_script(
-            __import__("app.leaderboards.boards", fromlist=["INCREMENT_LUA"]).INCREMENT_LUA)
+        hooks.boards = Leaderboards(create_redis(settings), settings.default_timezone)
         assert await hooks.refresh_if_stale() is True
         top = await hooks.boards.top("GLOBAL", "ALL_TIME", 10)
         assert [(e.player_id, e.score) for e in top] == [(pid, 600)]

@@ -11,7 +11,6 @@ from httpx import AsyncClient
 from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from app.accounts.models import Player
 from app.ledger.service import Asset, balances
 from tests.partner_client import CST, send, trip
 
@@ -197,4 +196,3 @@ async def test_game_rewards_credit_the_ledger_once(gql, client):
         await send(client, [trip(f"r{i}", pid, start=day(1) + timedelta(hours=i))])
     assert await LedgerTransaction.filter(type="EGG_REWARD").count() == 2
     assert (await verify_ledger()).ok
-    await Player.filter(id=pid).update(city="shenzhen")
