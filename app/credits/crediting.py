@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from app.clock import utcnow
 from app.credits.models import Activity, DailyCredit
 from app.ledger.service import Asset, credit, post_in_transaction
-from methodology import Calculation, DailyTotals
+from app.settings import Settings
+from methodology import Calculation, DailyTotals, MethodologyRegistry
 
 
 def totals(daily: DailyCredit) -> DailyTotals:
@@ -58,3 +60,14 @@ class CreditHooks:
 
     async def after_commit(self, player, reduction_grams: int, at, effects: list) -> None:
         return None
+
+
+class CreditService:
+    """What ingestion and step sync share: settings, methodologies, game hooks, local zone."""
+
+    def __init__(self, settings: Settings, registry: MethodologyRegistry,
+                 game: CreditHooks | None = None) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.game = game or CreditHooks()
+        self.zone = ZoneInfo(settings.default_timezone)

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
-from app.credits.crediting import CreditHooks, credit_activity, provenance, totals
+from app.credits.crediting import CreditService, credit_activity, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
-from app.settings import Settings
-from methodology import ActivityInput, MethodologyRegistry, calculate, check_time_window
+from methodology import ActivityInput, calculate, check_time_window
 
 
 @dataclass
@@ -45,14 +43,7 @@ class Refused(Exception):
         self.reason, self.message = reason, message
 
 
-class Ingestor:
-    def __init__(self, settings: Settings, registry: MethodologyRegistry,
-                 game: CreditHooks | None = None) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.game = game or CreditHooks()
-        self.zone = ZoneInfo(settings.default_timezone)
-
+class Ingestor(CreditService):
     async def ingest(self, partner_id: str, records: list[dict]) -> list[RecordOutcome]:
         return [await self.ingest_one(partner_id, record) for record in records]
 

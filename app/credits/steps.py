@@ -8,31 +8,22 @@ ledger under a key naming the player, the day and the new total.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
 from app.clock import utcnow
-from app.credits.crediting import CreditHooks, credit_activity, provenance, totals
+from app.credits.crediting import CreditService, credit_activity, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
-from app.settings import Settings
-from methodology import ActivityInput, MethodologyRegistry, calculate
+from methodology import ActivityInput, calculate
 
 KIND = "steps"
 MAX_REPORT = 300_000  # beyond any human day; larger is a malformed report
 
 
-class StepSync:
-    def __init__(self, settings: Settings, registry: MethodologyRegistry,
-                 game: CreditHooks | None = None) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.game = game or CreditHooks()
-        self.zone = ZoneInfo(settings.default_timezone)
-
+class StepSync(CreditService):
     def _check(self, day: date, steps: int) -> datetime:
         if not 0 <= steps <= MAX_REPORT:
             raise invalid("steps", f"steps is between 0 and {MAX_REPORT}.")
