@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -179,6 +181,123 @@ def leaderboard_rebuild() -> None:
 
     lines = _with_database(work)
     typer.echo(f"leaderboards rebuilt from {lines} ledger lines")
+
+
+rules_cli = typer.Typer(help="Game designers' rules: validate, diff, simulate, publish, roll back.",
+                        no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
+
+
+def _known_kinds() -> set[str]:
+    from methodology import default_registry
+
+    return {kind for m in default_registry().all() for kind in m.kinds}
+
+
+@rules_cli.command("validate")
+def rules_validate(file: Path) -> None:
+    """List every problem in a rules file (exit 1), or say it is valid (exit 0)."""
+    from app.clock import utcnow
+    from game.rules import rules_problems
+
+    _, problems = rules_problems(file.read_text(encoding="utf-8"), _known_kinds(), utcnow().date())
+    if problems:
+        for problem in problems:
+            typer.secho(f"{file.name}: {problem}", fg="red", err=True)
+        typer.echo(f"{len(problems)} problem(s) in {file}")
+        raise typer.Exit(1)
+    typer.echo(f"{file} is valid")
+
+
+@rules_cli.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of the rules format (for editor completion and checks)."""
+    import json
+
+    from game.model import Rules
+
+    typer.echo(json.dumps(Rules.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+@rules_cli.command("diff")
+def rules_diff(old: Path, new: Path) -> None:
+    """What changed between two rules files, in words."""
+    from game.diff import describe_changes
+    from game.rules import RulesError, load_rules
+
+    try:
+        lines = describe_changes(load_rules(old), load_rules(new))
+    except RulesError as exc:
+        typer.secho(f"invalid: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("\n".join(f"- {line}" for line in lines) if lines else "no changes")
+
+
+@rules_cli.command("simulate")
+def rules_simulate(
+    files: list[Path] = typer.Argument(..., help="One rules file, or two to compare."),
+    players: int = typer.Option(10_000, help="Synthetic players."),
+    days: int = typer.Option(90, help="Days to simulate."),
+    seed: int = typer.Option(1, help="Random seed (same seed, same result)."),
+    profile: Path = typer.Option(None, help="Behaviour profile (default: game/profiles/default.toml)."),
+    out: Path = typer.Option(Path("var/simulation"), help="Folder for simulation.png and .csv."),
+) -> None:
+    """Run the real engine over a synthetic population; print unlock shares, write a chart."""
+    from game.simulate import run_cli
+
+    run_cli(files, players=players, days=days, seed=seed, profile_path=profile, out_dir=out)
+
+
+@rules_cli.command("publish")
+def rules_publish(
+    file: Path,
+    note: str = typer.Option(..., help="What changed and why."),
+    at: datetime = typer.Option(None, help="Effective from (ISO time with zone; default now)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only report who would unlock what."),
+) -> None:
+    """Validate and publish a rules file; every server picks it up within seconds."""
+    from app.errors import ServiceError
+    from app.rulesets import service
+
+    async def work():
+        return await service.publish(file.read_text(encoding="utf-8"), note, "cli", _known_kinds(),
+                                     effective_from=at, dry_run=dry_run)
+
+    try:
+        result = _with_database(work)
+    except ServiceError as exc:
+        for problem in exc.message.split("; "):
+            typer.secho(f"{file.name}: {problem}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    for theme_id, count in result.newly_unlocked.items():
+        if count:
+            typer.echo(f"  {count} existing players would unlock {theme_id} at once")
+    if result.ruleset is not None:
+        typer.echo(f"published rules v{result.ruleset.version} ({result.ruleset.checksum[:12]}), "
+                   f"effective {result.ruleset.effective_from.isoformat()}")
+
+
+@rules_cli.command("rollback")
+def rules_rollback(note: str = typer.Option("", help="Why.")) -> None:
+    """Publish again the rules that were active before the current version."""
+    from app.errors import ServiceError
+    from app.rulesets import service
+
+    try:
+        result = _with_database(lambda: service.rollback(note, "cli", _known_kinds()))
+    except ServiceError as exc:
+        typer.secho(exc.message, fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"rolled back: rules v{result.ruleset.version} ({result.ruleset.note})")
+
+
+@rules_cli.command("versions")
+def rules_versions() -> None:
+    """The published rule sets, newest first."""
+    from app.rulesets import service
+
+    for rs in _with_database(service.versions):
+        typer.echo(f"v{rs.version}  {rs.effective_from.isoformat()}  {rs.checksum[:12]}  {rs.author}  {rs.note}")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "app.ledger.models",
     "app.credits.models",
     "app.planet.models",
+    "app.rulesets.models",
 ]
 MIGRATIONS_MODULE = "migrations"
 

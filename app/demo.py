@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from app.accounts.models import Player
@@ -40,7 +41,7 @@ async def seed_trips() -> str:
 
     settings = get_settings()
     redis = create_redis(settings)
-    game = GameHooks(default_rules(), PlanetEvents(redis),
+    game = GameHooks(SimpleNamespace(rules=default_rules()), PlanetEvents(redis),
                      Leaderboards(redis, settings.default_timezone))
     zone = ZoneInfo(settings.default_timezone)
     day = datetime.now(zone).date() - timedelta(days=1)

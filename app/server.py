@@ -68,14 +68,20 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=database.tortoise_config(settings)):
             app.state.services = Services.build(settings, sms)
+            await app.state.services.rules_provider.refresh()
             if settings.uses_embedded_redis:  # in-process Redis starts empty: derive the boards
                 app.state.services.game.boards_stale = True
                 await app.state.services.game.refresh_if_stale()
-            freshness = asyncio.create_task(app.state.services.game.keep_boards_fresh())
+            background = [
+                asyncio.create_task(app.state.services.game.keep_boards_fresh()),
+                asyncio.create_task(
+                    app.state.services.rules_provider.keep_fresh(settings.rules_refresh_seconds)),
+            ]
             try:
                 yield
             finally:
-                freshness.cancel()
+                for task in background:
+                    task.cancel()
                 await app.state.services.close()
 
     routes = [

@@ -17,6 +17,7 @@ from app.leaderboards.boards import Leaderboards
 from app.planet.events import PlanetEvents
 from app.planet.hooks import GameHooks
 from app.redis import create_redis
+from app.rulesets.service import RulesProvider
 from app.settings import PartnerConfig, Settings
 from game.model import Rules
 from game.rules import default_rules
@@ -35,7 +36,7 @@ class Services:
     partners: dict[str, PartnerConfig]
     ingestor: Ingestor
     steps: StepSync
-    rules: Rules
+    rules_provider: RulesProvider
     planet_events: PlanetEvents
     leaderboards: Leaderboards
     game: GameHooks
@@ -49,10 +50,11 @@ class Services:
             else default_registry()
         )
         redis = create_redis(settings)
-        rules = default_rules()
+        known_kinds = {kind for m in registry.all() for kind in m.kinds}
+        provider = RulesProvider(default_rules(), known_kinds)
         events = PlanetEvents(redis)
         boards = Leaderboards(redis, settings.default_timezone)
-        game = GameHooks(rules, events, boards)
+        game = GameHooks(provider, events, boards)
         return cls(
             settings=settings,
             redis=redis,
@@ -64,11 +66,16 @@ class Services:
             partners={p.id: p for p in settings.partners},
             ingestor=Ingestor(settings, registry, game),
             steps=StepSync(settings, registry, game),
-            rules=rules,
+            rules_provider=provider,
             planet_events=events,
             leaderboards=boards,
             game=game,
         )
+
+    @property
+    def rules(self) -> Rules:
+        """The game rules in force in this process right now."""
+        return self.rules_provider.rules
 
     async def close(self) -> None:
         await self.redis.aclose()

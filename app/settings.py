@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     activity_max_age_days: int = Field(default=7, ge=1)
     activity_future_tolerance_seconds: int = 300
 
+    rules_refresh_seconds: float = Field(default=2.0, gt=0)
     default_timezone: str = "Asia/Shanghai"
     cities: list[str] = Field(
         default_factory=lambda: [

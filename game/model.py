@@ -99,21 +99,5 @@ class Rules(_Strict):
     eggs: list[Egg] = Field(default_factory=list)
     quiz: Quiz
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Rules:
-        if self.levels[0] != 0 or any(b <= a for a, b in zip(self.levels, self.levels[1:])):
-            raise ValueError("levels must start at 0 and increase")
-        ids = [t.id for t in self.themes]
-        if len(set(ids)) != len(ids):
-            raise ValueError("theme ids must be unique")
-        for theme in self.themes:
-            for req in theme.requirements:
-                if isinstance(req, ThemeUnlocked) and req.theme not in ids:
-                    raise ValueError(f"theme {theme.id}: requires unknown theme {req.theme!r}")
-        for egg in self.eggs:
-            if egg.theme not in ids:
-                raise ValueError(f"egg {egg.id}: unknown theme {egg.theme!r}")
-        return self
-
     def theme(self, theme_id: str) -> Theme | None:
         return next((t for t in self.themes if t.id == theme_id), None)

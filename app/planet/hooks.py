@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date, datetime
+from typing import Protocol
 
 from app.credits.crediting import CreditHooks
 from app.leaderboards.boards import Leaderboards
@@ -16,19 +17,23 @@ from app.planet.events import PlanetEvents
 from game.engine import Effect
 from game.model import Rules
 
+
+class RulesSource(Protocol):
+    rules: Rules
+
 log = logging.getLogger("carbon_planet.planet")
 
 
 class GameHooks(CreditHooks):
-    def __init__(self, rules: Rules, events: PlanetEvents, boards: Leaderboards) -> None:
-        self.rules = rules
+    def __init__(self, rules: RulesSource, events: PlanetEvents, boards: Leaderboards) -> None:
+        self.rules_source = rules
         self.events = events
         self.boards = boards
         self.boards_stale = False
 
     async def on_activity(self, player_id: str, kind: str, growth: int, day: date,
                           count: int) -> list[Effect]:
-        return await planet.on_activity(player_id, kind, growth, day, count, self.rules)
+        return await planet.on_activity(player_id, kind, growth, day, count, self.rules_source.rules)
 
     async def after_commit(self, player, reduction_grams: int, at: datetime | None,
                            effects: list[Effect]) -> None:

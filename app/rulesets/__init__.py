@@ -1,0 +1,1 @@
+"""Published, versioned game rule sets, and the per-process provider that follows them."""

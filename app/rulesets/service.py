@@ -1,0 +1,138 @@
+"""Publishing and rolling back game rules without a deploy.
+
+The active rule set is the highest version whose `effective_from` has passed (the
+rules file shipped in `game/rules/` until anything is published). Every server process
+polls for it and swaps its rules in place: nothing restarts, and players keep what they
+unlocked, because the engine never takes an unlock back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+
+from app.clock import utcnow
+from app.errors import ErrorCode, ServiceError
+from app.planet.models import Planet
+from app.rulesets.models import RuleSet
+from game.engine import PlanetState, progress
+from game.model import Rules
+from game.rules import RULES_FILE, parse_rules, rules_problems
+
+log = logging.getLogger("carbon_planet.rules")
+
+
+def checksum(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+async def active_ruleset(at: datetime | None = None) -> RuleSet | None:
+    return await RuleSet.filter(effective_from__lte=at or utcnow()).order_by("-version").first()
+
+
+class RulesProvider:
+    """The rules this process plays by, refreshed from the published versions."""
+
+    def __init__(self, fallback: Rules, known_kinds: set[str]) -> None:
+        self.rules = fallback
+        self.known_kinds = known_kinds
+        self.version: int | None = None
+        self.checksum: str | None = None
+
+    async def refresh(self) -> bool:
+        active = await active_ruleset()
+        if active is None or active.checksum == self.checksum:
+            return False
+        self.rules = parse_rules(active.content, f"rules v{active.version}")
+        self.version, self.checksum = active.version, active.checksum
+        log.info("now playing by rules v%d (%s)", active.version, active.note)
+        return True
+
+    async def keep_fresh(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except Exception as exc:  # noqa: BLE001 - keep the current rules, try again
+                log.warning("rules refresh failed: %s", exc)
+
+
+@dataclass
+class PublishResult:
+    ruleset: RuleSet | None
+    newly_unlocked: dict[str, int] = field(default_factory=dict)
+
+
+def validated(content: str, known_kinds: set[str]) -> Rules:
+    rules, problems = rules_problems(content, known_kinds, utcnow().date())
+    if problems or rules is None:
+        raise ServiceError(ErrorCode.INVALID_INPUT, "; ".join(problems), "content")
+    return rules
+
+
+async def newly_unlocked(rules: Rules) -> dict[str, int]:
+    """How many existing players would unlock each theme at once under `rules`."""
+    counts = {t.id: 0 for t in rules.themes}
+    today = utcnow().date()
+    async for planet in _planets():
+        state = PlanetState.from_json(planet.state)
+        for theme in rules.themes:
+            if theme.id not in state.unlocked and all(
+                progress(state, r, rules, today).met for r in theme.requirements
+            ):
+                counts[theme.id] += 1
+    return counts
+
+
+async def _planets(batch: int = 2000):
+    last = 0
+    while True:
+        rows = await Planet.filter(id__gt=last).order_by("id").limit(batch)
+        for row in rows:
+            yield row
+        if len(rows) < batch:
+            return
+        last = rows[-1].id
+
+
+async def publish(content: str, note: str, author: str, known_kinds: set[str],
+                  effective_from: datetime | None = None, dry_run: bool = False) -> PublishResult:
+    rules = validated(content, known_kinds)
+    if not note.strip():
+        raise ServiceError(ErrorCode.INVALID_INPUT, "Say what changed in a note.", "note")
+    counts = await newly_unlocked(rules)
+    if dry_run:
+        return PublishResult(None, counts)
+    for _ in range(5):  # versions are numbered in order; a concurrent publish retries
+        latest = await RuleSet.all().order_by("-version").first()
+        try:
+            ruleset = await RuleSet.create(
+                version=(latest.version if latest else 0) + 1, content=content,
+                checksum=checksum(content), author=author, note=note.strip()[:500],
+                effective_from=effective_from or utcnow(),
+            )
+            return PublishResult(ruleset, counts)
+        except IntegrityError:
+            continue
+    raise ServiceError(ErrorCode.CONFLICT, "Another publish is in progress; try again.")
+
+
+async def rollback(note: str, author: str, known_kinds: set[str]) -> PublishResult:
+    """Publish again what was active before the active version (the shipped file at the start)."""
+    active = await active_ruleset()
+    if active is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, "Nothing is published: the shipped rules are active.")
+    before = await RuleSet.filter(version__lt=active.version, effective_from__lte=utcnow()) \
+        .order_by("-version").first()
+    content = before.content if before else RULES_FILE.read_text(encoding="utf-8")
+    label = f"v{before.version}" if before else "the shipped rules file"
+    return await publish(content, note or f"rollback to {label}", author, known_kinds)
+
+
+async def versions(limit: int = 50) -> list[RuleSet]:
+    return await RuleSet.all().order_by("-version").limit(limit)
