@@ -20,11 +20,12 @@ from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
+from schema.rules import RulesMutation, RulesQuery
 
 log = logging.getLogger("carbon_planet.graphql")
 
-Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery))
-Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation))
+Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery))
+Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 

@@ -1,0 +1,149 @@
+"""Designers' workflow: validate, diff, publish, pick up in another process, roll back."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from app.accounts.models import Player
+from app.rulesets.models import RuleSet
+from game.rules import RULES_FILE
+from tests.conftest import GraphQLClient
+from tests.partner_client import CST, send, trip
+
+SHIPPED = RULES_FILE.read_text(encoding="utf-8")
+PUBLISH = """mutation($content: String!, $note: String!, $dryRun: Boolean!) {
+  publishRules(content: $content, note: $note, dryRun: $dryRun) {
+    version { version note active checksum } dryRun { themeId newlyUnlocked }
+    errors { code message field } } }"""
+ROLLBACK = "mutation { rollbackRules(note: \"back\") { version { version note active } errors { code message } } }"
+THEME_NAMES = "{ me { planet { themes { id name unlocked } } } }"
+COMMAND = str(Path(sys.executable).parent / "carbon-planet")
+
+
+async def designer(gql) -> dict:
+    session = await gql.login("+8613800138090")
+    await Player.filter(id=session["player"]["id"]).update(roles=["player", "designer"])
+    return session
+
+
+def renamed(name: str) -> str:
+    return SHIPPED.replace('name = "阳光之城"', f'name = "{name}"')
+
+
+async def publish(gql, token: str, content: str, note: str = "tune", dry_run: bool = False) -> dict:
+    return (await gql(PUBLISH, {"content": content, "note": note, "dryRun": dry_run}, token=token))["data"]["publishRules"]
+
+
+async def test_an_invalid_rule_set_is_refused_with_all_its_problems(gql):
+    token = (await designer(gql))["accessToken"]
+    bad = (SHIPPED.replace("levels = [0, 100, 250", "levels = [0, 300, 250")
+           .replace('kind = "bike_share", at_least = 10', 'kind = "rocket", at_least = 10')
+           .replace("reward_growth = 20", "reward_growth = 5000"))
+    result = await publish(gql, token, bad)
+    assert result["version"] is None
+    messages = [e["message"] for e in result["errors"]]
+    assert len(messages) == 3 and all(e["code"] == "INVALID_INPUT" for e in result["errors"])
+    assert any(m.startswith("eggs.0.reward_growth") for m in messages)
+    assert any(m.startswith("levels.2") for m in messages)
+    assert any("rocket" in m and "wind-plains can never be unlocked" in m for m in messages)
+    assert await RuleSet.all().count() == 0
+
+
+async def test_only_designers_publish(gql):
+    player = await gql.login()
+    result = await gql(PUBLISH, {"content": SHIPPED, "note": "x", "dryRun": False}, token=player["accessToken"])
+    assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_published_set_reaches_a_second_process_and_rolls_back(make_app):
+    first = await make_app(rules_refresh_seconds=0.2)
+    second = await make_app(rules_refresh_seconds=0.2)  # another server process on the same database
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a") as a, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b") as b:
+        gql_a, gql_b = GraphQLClient(a, first), GraphQLClient(b, second)
+        token = (await designer(gql_a))["accessToken"]
+        player_b = await gql_b.login()
+
+        async def sunshine_name() -> str:
+            planet = (await gql_b(THEME_NAMES, token=player_b["accessToken"]))["data"]["me"]["planet"]
+            return next(t["name"] for t in planet["themes"] if t["id"] == "city-of-sunshine")
+
+        assert await sunshine_name() == "阳光之城"
+        v1 = await publish(gql_a, token, renamed("晴空之城"), "rename sunshine")
+        assert v1["errors"] == [] and v1["version"]["version"] == 1 and v1["version"]["active"]
+        for _ in range(50):  # no restart: the second process polls every 0.2 s
+            if await sunshine_name() == "晴空之城":
+                break
+            await asyncio.sleep(0.1)
+        assert await sunshine_name() == "晴空之城"
+
+        v2 = await publish(gql_a, token, renamed("阳光新城"), "again")
+        assert v2["version"]["version"] == 2
+        back = (await gql_a(ROLLBACK, token=token))["data"]["rollbackRules"]
+        assert back["errors"] == [] and back["version"]["version"] == 3
+        stored = await RuleSet.get(version=3)
+        assert stored.content == renamed("晴空之城")  # v1's content is active again
+        for _ in range(50):
+            if await sunshine_name() == "晴空之城":
+                break
+            await asyncio.sleep(0.1)
+        assert await sunshine_name() == "晴空之城"
+        versions = (await gql_a("{ ruleVersions { version active note } }", token=token))["data"]["ruleVersions"]
+        assert [(v["version"], v["active"]) for v in versions] == [(3, True), (2, False), (1, False)]
+
+
+async def test_unlocks_are_kept_under_a_stricter_rule_set(gql, client):
+    token = (await designer(gql))["accessToken"]
+    player = await gql.login()
+    start = datetime.now(CST).date() - timedelta(days=1)
+    for i in range(3):
+        await send(client, [trip(f"s{i}", player["player"]["id"],
+                                 start=datetime(start.year, start.month, start.day, 7 + i, tzinfo=CST))])
+    stricter = SHIPPED.replace('kind = "metro", at_least = 3', 'kind = "metro", at_least = 300')
+    assert (await publish(gql, token, stricter, "harder"))["errors"] == []
+    planet = (await gql(THEME_NAMES, token=player["accessToken"]))["data"]["me"]["planet"]
+    assert next(t for t in planet["themes"] if t["id"] == "city-of-sunshine")["unlocked"] is True
+    await send(client, [trip("s9", player["player"]["id"],
+                             start=datetime(start.year, start.month, start.day, 15, tzinfo=CST))])
+    planet = (await gql(THEME_NAMES, token=player["accessToken"]))["data"]["me"]["planet"]
+    assert next(t for t in planet["themes"] if t["id"] == "city-of-sunshine")["unlocked"] is True
+
+
+async def test_dry_run_counts_who_would_unlock_and_publishes_nothing(gql, client):
+    token = (await designer(gql))["accessToken"]
+    player = await gql.login()
+    start = datetime.now(CST).date() - timedelta(days=1)
+    await send(client, [trip("d1", player["player"]["id"],
+                             start=datetime(start.year, start.month, start.day, 8, tzinfo=CST))])
+    easier = SHIPPED.replace('kind = "metro", at_least = 3', 'kind = "metro", at_least = 1')
+    result = await publish(gql, token, easier, "easier", dry_run=True)
+    assert result["version"] is None and result["errors"] == []
+    forecast = {f["themeId"]: f["newlyUnlocked"] for f in result["dryRun"]}
+    assert forecast["city-of-sunshine"] == 1 and forecast["glacier-watch"] == 0
+    assert await RuleSet.all().count() == 0
+
+
+def test_validate_and_diff_commands(tmp_path):
+    good = subprocess.run([COMMAND, "rules", "validate", str(RULES_FILE)], capture_output=True, text=True)
+    assert good.returncode == 0 and "is valid" in good.stdout
+    bad_file = tmp_path / "bad.toml"
+    bad_file.write_text(SHIPPED.replace("levels = [0, 100, 250", "levels = [0, 300, 250")
+                        .replace('theme = "green-energy-islands" }', 'theme = "atlantis" }'))
+    bad = subprocess.run([COMMAND, "rules", "validate", str(bad_file)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "2 problem(s)" in bad.stdout
+    assert "levels.2" in bad.stderr and "unknown theme 'atlantis'" in bad.stderr
+    new_file = tmp_path / "new.toml"
+    new_file.write_text(SHIPPED.replace('kind = "metro", at_least = 3', 'kind = "metro", at_least = 5')
+                        .replace("reward_growth = 20", "reward_growth = 25"))
+    diff = subprocess.run([COMMAND, "rules", "diff", str(RULES_FILE), str(new_file)], capture_output=True, text=True)
+    assert diff.returncode == 0
+    assert "City of Sunshine: requirements metro × 3 -> metro × 5" in diff.stdout
+    assert "Egg First metro ride: reward 20 -> 25 growth" in diff.stdout
+    schema = subprocess.run([COMMAND, "rules", "schema"], capture_output=True, text=True)
+    assert '"themes"' in schema.stdout and '"$defs"' in schema.stdout
