@@ -82,7 +82,7 @@ def test_a_stricter_rule_set_never_locks_a_theme_again():
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (("levels = [0, 100", "levels = [5, 100"), "levels must start at 0"),
+        (("levels = [0, 100", "levels = [5, 100"), "levels.0: the first level must start at 0"),
         (('theme = "green-energy-islands" }', 'theme = "atlantis" }'), "unknown theme 'atlantis'"),
         (('answer = "b"', 'answer = "z"'), "quiz.questions.0"),
         (('type = "growth", at_least = 100 }]', 'type = "height", at_least = 100 }]'), "themes.0.requirements.0"),
