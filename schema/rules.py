@@ -11,7 +11,7 @@ from app.auth.roles import Role
 from app.errors import ErrorCode, ServiceError
 from app.rulesets import service as rulesets
 from app.rulesets.models import RuleSet
-from schema.errors import UserError
+from schema.errors import UserError, client_error
 from schema.permissions import requires_role
 
 IsDesigner = requires_role(Role.DESIGNER)
@@ -72,8 +72,12 @@ async def _payload(info: Info, call) -> PublishRulesPayload:
 class RulesQuery:
     @strawberry.field(permission_classes=[IsDesigner], description="Published rule sets, newest first.")
     async def rule_versions(self, info: Info, first: int = 20) -> list[RuleVersion]:
-        active = info.context.services.rules_provider.version
-        return [RuleVersion.from_model(rs, active) for rs in await rulesets.versions(min(first, 100))]
+        if not 1 <= first <= 100:
+            raise client_error(ServiceError(ErrorCode.INVALID_INPUT, "first is between 1 and 100.",
+                                            "first"))
+        current = await rulesets.active_ruleset()  # the database's view; processes follow within seconds
+        active = current.version if current else None
+        return [RuleVersion.from_model(rs, active) for rs in await rulesets.versions(first)]
 
 
 @strawberry.type

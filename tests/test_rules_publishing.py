@@ -11,7 +11,10 @@ from pathlib import Path
 import httpx
 
 from app.accounts.models import Player
+from app.clock import utcnow
 from app.rulesets.models import RuleSet
+from app.rulesets.service import RulesProvider, checksum
+from game.rules import default_rules
 from game.rules import RULES_FILE
 from tests.conftest import GraphQLClient
 from tests.partner_client import CST, send, trip
@@ -147,3 +150,19 @@ def test_validate_and_diff_commands(tmp_path):
     assert "Egg First metro ride: reward 20 -> 25 growth" in diff.stdout
     schema = subprocess.run([COMMAND, "rules", "schema"], capture_output=True, text=True)
     assert '"themes"' in schema.stdout and '"$defs"' in schema.stdout
+
+
+async def test_a_lagging_process_follows_a_rollback_to_content_it_already_plays(app):
+    """v1 → v2 → v3 (= v1's content) published while a process still plays v1: it must
+    report v3 as its version, not stay on v1 because the checksum matches."""
+    provider = RulesProvider(default_rules(), {"metro", "bus", "walking"})
+    first = renamed("晴空之城")
+    for version, content in ((1, first), (2, renamed("阳光新城")), (3, first)):
+        await RuleSet.create(version=version, content=content, checksum=checksum(content),
+                             author="t", note=f"v{version}", effective_from=utcnow())
+        if version == 1:
+            assert await provider.refresh() and provider.version == 1
+    rules_before = provider.rules
+    assert await provider.refresh()
+    assert provider.version == 3 and provider.rules is rules_before  # same content, not reparsed
+    assert not await provider.refresh()

@@ -46,9 +46,10 @@ class RulesProvider:
 
     async def refresh(self) -> bool:
         active = await active_ruleset()
-        if active is None or active.checksum == self.checksum:
+        if active is None or active.version == self.version:
             return False
-        self.rules = parse_rules(active.content, f"rules v{active.version}")
+        if active.checksum != self.checksum:  # a rollback republishes known content: no reparse
+            self.rules = parse_rules(active.content, f"rules v{active.version}")
         self.version, self.checksum = active.version, active.checksum
         log.info("now playing by rules v%d (%s)", active.version, active.note)
         return True
