@@ -6,7 +6,6 @@ rule set never locks a theme again), and an egg's reward is granted exactly once
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -103,6 +102,22 @@ def _mark_active(state: PlanetState, day: date) -> None:
     state.last_active = day.isoformat()
 
 
+def is_met(state: PlanetState, req: Requirement, day: date) -> bool:
+    """Whether one requirement holds: what `progress(...).met` says, without the words."""
+    if isinstance(req, GrowthAtLeast):
+        return state.growth >= req.at_least
+    if isinstance(req, ActivityCount):
+        return state.counts.get(req.kind, 0) >= req.at_least
+    if isinstance(req, ThemeUnlocked):
+        return req.theme in state.unlocked
+    if isinstance(req, Streak):
+        return state.best_streak >= req.days
+    if isinstance(req, QuizCorrect):
+        return state.quiz_correct >= req.at_least
+    assert isinstance(req, DateWindow)
+    return req.start <= day <= req.end
+
+
 def progress(state: PlanetState, req: Requirement, rules: Rules, day: date) -> Progress:
     """How far the player is towards one requirement (for progress bars)."""
     if isinstance(req, GrowthAtLeast):
@@ -126,8 +141,15 @@ def _bar(description: str, value: int, target: int) -> Progress:
     return Progress(description, min(value, target), target, value >= target)
 
 
+def _copy(state: PlanetState) -> PlanetState:
+    """A copy sharing nothing mutable (the dicts hold only strings and ints)."""
+    return type(state)(state.growth, state.level, dict(state.counts), state.quiz_correct,
+                       state.last_active, state.streak, state.best_streak,
+                       dict(state.unlocked), dict(state.eggs))
+
+
 def apply(state: PlanetState, event: Event, rules: Rules) -> tuple[PlanetState, list[Effect]]:
-    new = copy.deepcopy(state)
+    new = _copy(state)
     new.growth += max(0, event.growth)
     if isinstance(event, ActivityEvent):
         if event.count:
@@ -136,20 +158,23 @@ def apply(state: PlanetState, event: Event, rules: Rules) -> tuple[PlanetState, 
     elif event.correct:
         new.quiz_correct += 1
     effects: list[Effect] = []
-    at = event.at.isoformat()
+    at = None
+    day = event.day
     changed = True
     while changed:  # an egg's growth or an unlock may satisfy further requirements
         changed = False
         for egg in rules.eggs:
-            if egg.id not in new.eggs and progress(new, egg.condition, rules, event.day).met:
+            if egg.id not in new.eggs and is_met(new, egg.condition, day):
+                at = at or event.at.isoformat()
                 new.eggs[egg.id] = at
                 new.growth += egg.reward_growth
                 effects.append(EggFound(egg.id, egg.theme, egg.reward_growth))
                 changed = True
-        for theme in sorted(rules.themes, key=lambda t: t.order):
+        for theme in rules.themes_in_order:
             if theme.id not in new.unlocked and all(
-                progress(new, req, rules, event.day).met for req in theme.requirements
+                is_met(new, req, day) for req in theme.requirements
             ):
+                at = at or event.at.isoformat()
                 new.unlocked[theme.id] = at
                 effects.append(ThemeUnlockedEffect(theme.id))
                 changed = True

@@ -4,6 +4,7 @@ requirements, easter eggs, the daily quiz bank and reward amounts."""
 from __future__ import annotations
 
 from datetime import date
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -98,6 +99,11 @@ class Rules(_Strict):
     themes: list[Theme] = Field(min_length=1)
     eggs: list[Egg] = Field(default_factory=list)
     quiz: Quiz
+
+    @cached_property
+    def themes_in_order(self) -> tuple[Theme, ...]:
+        """Themes by `order`: the order the engine checks them in."""
+        return tuple(sorted(self.themes, key=lambda t: t.order))
 
     def theme(self, theme_id: str) -> Theme | None:
         return next((t for t in self.themes if t.id == theme_id), None)

@@ -121,3 +121,34 @@ def test_growth_never_decreases_unlocks_stay_rewards_once_and_replay_is_determin
     assert len(found) == len(set(found)) == len(state.eggs)
     again, _ = replay(list(evs), RULES)
     assert again == state
+
+
+def test_apply_copies_every_field_and_never_touches_the_old_state():
+    from dataclasses import fields
+
+    old = PlanetState(growth=90, level=1, counts={"metro": 2}, quiz_correct=4,
+                      last_active="2026-11-19", streak=2, best_streak=2,
+                      unlocked={"clearwater-bay": "x"}, eggs={"first-metro": "y"})
+    snapshot = old.to_json()
+    new, _ = apply(old, metro(), RULES)
+    assert old.to_json() == snapshot
+    for f in fields(PlanetState):  # a field added to PlanetState must be carried over
+        if f.name not in ("growth", "level", "counts", "last_active", "streak", "best_streak",
+                          "unlocked", "eggs"):
+            assert getattr(new, f.name) == getattr(old, f.name), f.name
+    assert new.counts == {"metro": 3} and new.streak == 3 and new.quiz_correct == 4
+    assert new.unlocked["clearwater-bay"] == "x" and "city-of-sunshine" in new.unlocked
+    assert new.eggs["first-metro"] == "y" and "three-day-streak" in new.eggs
+
+
+@given(st.integers(0, 20_000), st.integers(0, 30), st.integers(0, 20), st.integers(0, 12))
+@settings(max_examples=200, deadline=None)
+def test_is_met_agrees_with_progress(growth, metro_rides, streak, quiz):
+    from game.engine import is_met
+
+    state = PlanetState(growth=growth, counts={"metro": metro_rides, "bus": metro_rides // 2},
+                        best_streak=streak, quiz_correct=quiz,
+                        unlocked={"green-energy-islands": "x"} if growth > 100 else {})
+    for theme in RULES.themes:
+        for req in theme.requirements:
+            assert is_met(state, req, DAY) == progress(state, req, RULES, DAY).met

@@ -1,0 +1,592 @@
+"""Unlock-rate simulation: run the real planet engine over a synthetic player population.
+
+    result = simulate(rules, load_profile(DEFAULT_PROFILE), players=100_000, days=90, seed=1)
+    print_table(result); write_csv(result, "sim.csv"); write_chart({"planet.toml": result}, "sim.png")
+
+The population is described by a profile file (TOML, `game/profiles/default.toml`):
+daily probability of being active, daily churn, a lognormal step distribution, Poisson
+trips per active day by kind with lognormal distances, quiz participation and accuracy.
+`load_profile`/`parse_profile` validate it and raise `ProfileError` naming each field.
+
+How a day is simulated
+----------------------
+Players are cut into fixed blocks of `BLOCK_SIZE`. For every (block, day) a numpy
+Generator seeded with (seed, block, day) draws the day's behaviour of the whole block at
+once: churn, activity, steps, trips and distances, quiz. Growth is computed in numpy from
+the methodology (`methodology.default_registry()`), exactly as `methodology.calculate`
+does it: per trip grams = floor(saving_mg × metres / 10^6) cut to the kind's daily gram
+cap (a trip the cap leaves nothing for is rejected and not counted), growth =
+floor(grams × growth_per_kg / 1000); steps growth = min(steps, daily_cap_steps) //
+steps_per_growth. Trips shorter than min_distance_m are rejected as TOO_SHORT.
+
+Then every active player-day goes through the REAL engine, `game.engine.apply`, with
+aggregated events: one ActivityEvent("steps", growth, count=1) when steps were synced,
+one ActivityEvent per trip kind with the day's summed growth and accepted trip count,
+and one QuizEvent. (Unlock conditions are monotone within a day, so aggregating a day's
+events gives the same end-of-day state as applying them one by one; only the times
+recorded in `unlocked` differ, and the simulation records days.)
+
+Speed (see bench/simulate_bench.py): blocks run on a process pool (one worker per core); since each block draws from its own
+(seed, block, day) streams, the result for a seed does not depend on the worker count.
+Memoising apply on (state, events) was measured and dropped: states diverge within a
+couple of days (growth differs), so hits are too rare to pay for the key.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from game.engine import ActivityEvent, PlanetState, QuizEvent, ThemeUnlockedEffect, apply
+from game.model import ActivityCount, Rules
+
+DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
+BLOCK_SIZE = 2_500  # players per random stream and per pool task; part of what a seed means
+MILESTONES = (7, 30, 90)
+CST = timezone(timedelta(hours=8))
+
+
+# --------------------------------------------------------------------------- profile
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used; the message names the file and every field at fault."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Engagement(_Strict):
+    active_probability: Probability
+    churn_probability: Probability
+
+
+class StepsProfile(_Strict):
+    sync_probability: Probability
+    median: int = Field(gt=0)
+    sigma: float = Field(ge=0, le=5)
+    max: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _median_below_max(self) -> StepsProfile:
+        if self.median > self.max:
+            raise ValueError(f"median {self.median} is above max {self.max}")
+        return self
+
+
+class RideProfile(_Strict):
+    mean_per_active_day: float = Field(ge=0, le=50)
+    median_distance_m: int = Field(gt=0)
+    sigma: float = Field(ge=0, le=5)
+    max_distance_m: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _median_below_max(self) -> RideProfile:
+        if self.median_distance_m > self.max_distance_m:
+            raise ValueError(
+                f"median_distance_m {self.median_distance_m} is above max_distance_m "
+                f"{self.max_distance_m}")
+        return self
+
+
+class QuizProfile(_Strict):
+    participation_probability: Probability
+    correct_probability: Probability
+
+
+class Profile(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    start_date: date
+    engagement: Engagement
+    steps: StepsProfile
+    rides: dict[str, RideProfile] = Field(default_factory=dict)
+    quiz: QuizProfile
+
+
+def parse_profile(text: str, name: str = "<profile>") -> Profile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{name}: not valid TOML: {exc}") from None
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ProfileError(f"{name}: {problems}") from None
+
+
+def load_profile(path: Path | str = DEFAULT_PROFILE) -> Profile:
+    path = Path(path)
+    return parse_profile(path.read_text(encoding="utf-8"), path.name)
+
+
+# --------------------------------------------------------------------------- methodology
+
+
+@dataclass(frozen=True)
+class _TripRule:
+    kind: str
+    saving_mg: int  # (baseline − mode) per person-km, milligrams
+    min_distance_m: int
+    daily_cap_grams: int
+    growth_per_kg: int
+    profile: RideProfile
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything a worker needs, picklable."""
+
+    rules: Rules
+    profile: Profile
+    trips: tuple[_TripRule, ...]
+    steps_per_growth: int
+    daily_cap_steps: int
+    max_steps_per_day: int
+    quiz_growth: int
+    theme_ids: tuple[str, ...]
+    days: int
+    seed: int
+    fold: bool = True  # merge uncounted kinds into one event, skip no-op wrong answers
+    counted_kinds: frozenset[str] = frozenset()  # kinds some activity_count requirement names
+
+
+def counted_kinds(rules: Rules) -> frozenset[str]:
+    """Activity kinds whose count some theme requirement or egg condition reads."""
+    reqs = [r for t in rules.themes for r in t.requirements] + [e.condition for e in rules.eggs]
+    return frozenset(r.kind for r in reqs if isinstance(r, ActivityCount))
+
+
+def _make_plan(rules: Rules, profile: Profile, days: int, seed: int, fold: bool = True
+               ) -> _Plan:
+    from methodology import default_registry
+
+    registry = default_registry()
+    at = datetime.combine(profile.start_date, time(12), CST)
+    trips = []
+    for kind, ride in profile.rides.items():
+        meth = registry.for_kind(kind, at)
+        if meth is None or kind not in meth.travel:
+            raise ProfileError(f"rides.{kind}: no methodology covers {kind!r} on "
+                               f"{profile.start_date.isoformat()}")
+        rule = meth.travel[kind]
+        trips.append(_TripRule(kind, rule.baseline.milligrams - rule.mode.milligrams,
+                               rule.min_distance_m, rule.daily_cap_grams,
+                               meth.rates.growth_per_kg, ride))
+    steps_meth = registry.for_kind("steps", at)
+    if steps_meth is None or steps_meth.steps is None:
+        raise ProfileError("steps: no methodology covers steps")
+    sr = steps_meth.steps
+    return _Plan(rules, profile, tuple(trips), sr.steps_per_growth, sr.daily_cap_steps,
+                 sr.max_steps_per_day, rules.quiz.correct_growth,
+                 tuple(t.id for t in rules.themes_in_order),
+                 days, seed, fold, counted_kinds(rules))
+
+
+def trip_growth(rule: _TripRule, distances: np.ndarray, owner: np.ndarray, n_players: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per player: (growth, accepted trip count, grams) for the day's trips of one kind.
+
+    `distances` are the day's trips in order, `owner` the player index of each trip
+    (sorted ascending). Matches methodology.calculate trip by trip, the daily gram cap
+    included."""
+    distances = distances.astype(np.int64)
+    valid = distances >= rule.min_distance_m
+    grams = np.where(valid, rule.saving_mg * distances // 1_000_000, 0)
+    cum = np.cumsum(grams)
+    start = np.searchsorted(owner, owner, side="left")  # first trip of each trip's owner
+    before = cum - grams - np.where(start > 0, cum[start - 1], 0)  # owner's grams so far today
+    cap = rule.daily_cap_grams
+    credited = np.minimum(before + grams, cap) - np.minimum(before, cap)
+    # calculate() rejects a trip only when the cap cut it to nothing (DAILY_CAP_REACHED)
+    accepted = valid & ((before < cap) | (grams == 0))
+    growth = credited * rule.growth_per_kg // 1000
+    return (np.bincount(owner, weights=growth, minlength=n_players).astype(np.int64),
+            np.bincount(owner, weights=accepted, minlength=n_players).astype(np.int64),
+            np.bincount(owner, weights=credited, minlength=n_players).astype(np.int64))
+
+
+# --------------------------------------------------------------------------- engine loop
+
+
+@dataclass
+class _BlockOut:
+    block: int
+    first_unlock: np.ndarray  # (players, themes) int16: day index (0-based), -1 never
+    active_player_days: int = 0
+    engine_calls: int = 0
+    transit_grams: int = 0
+    steps: int = 0
+    final_growth: np.ndarray | None = None
+
+
+def _run_block(plan: _Plan, block: int, start: int, n: int) -> _BlockOut:
+    prof = plan.profile
+    theme_index = {t: i for i, t in enumerate(plan.theme_ids)}
+    first = np.full((n, len(plan.theme_ids)), -1, dtype=np.int16)
+    states = [PlanetState() for _ in range(n)]
+    alive = np.ones(n, dtype=bool)
+    out = _BlockOut(block, first)
+    log_steps = math.log(prof.steps.median)
+    rules = plan.rules
+    for d in range(plan.days):
+        rng = np.random.default_rng([plan.seed, block, d])
+        if d > 0:
+            alive &= rng.random(n) >= prof.engagement.churn_probability
+        active = alive & (rng.random(n) < prof.engagement.active_probability)
+        # steps
+        synced = active & (rng.random(n) < prof.steps.sync_probability)
+        raw = np.clip(rng.lognormal(log_steps, prof.steps.sigma, n), 0, prof.steps.max)
+        steps = np.where(synced, raw.astype(np.int64), 0)
+        steps = np.where(steps > plan.max_steps_per_day, 0, steps)  # IMPLAUSIBLE_STEPS
+        credited_steps = np.minimum(steps, plan.daily_cap_steps)
+        steps_growth = credited_steps // plan.steps_per_growth
+        out.steps += int(credited_steps.sum())
+        # trips
+        kinds = [("steps", steps_growth, synced.astype(np.int64))]
+        for rule in plan.trips:
+            ride = rule.profile
+            count = np.where(active, rng.poisson(ride.mean_per_active_day, n), 0)
+            total = int(count.sum())
+            dist = np.clip(rng.lognormal(math.log(ride.median_distance_m), ride.sigma, total),
+                           0, ride.max_distance_m)
+            owner = np.repeat(np.arange(n), count)
+            growth, accepted, grams = trip_growth(rule, dist, owner, n)
+            out.transit_grams += int(grams.sum())
+            kinds.append((rule.kind, growth, accepted))
+        # quiz
+        answered = active & (rng.random(n) < prof.quiz.participation_probability)
+        correct = answered & (rng.random(n) < prof.quiz.correct_probability)
+
+        if plan.fold:  # kinds no requirement counts: one event carries their growth
+            own = [k for k in kinds if k[0] in plan.counted_kinds]
+            rest = [k for k in kinds if k[0] not in plan.counted_kinds]
+            rest_growth = sum((g for _, g, _ in rest), np.zeros(n, dtype=np.int64)).tolist()
+            rest_any = np.any([c > 0 for _, _, c in rest], axis=0).tolist() if rest else [False] * n
+            rest = [(k, c.tolist()) for k, _, c in rest]
+        else:
+            own = kinds
+        own = [(k, g.tolist(), c.tolist()) for k, g, c in own]
+        day = prof.start_date + timedelta(days=d)
+        at = datetime.combine(day, time(12), CST)
+        answered_l, correct_l = answered.tolist(), correct.tolist()
+        right = QuizEvent(True, plan.quiz_growth, day, at)
+        wrong = QuizEvent(False, 0, day, at)
+        calls = 0
+        for p in np.flatnonzero(active).tolist():
+            events = [ActivityEvent(kind, growth[p], day, at, count[p])
+                      for kind, growth, count in own if count[p]]
+            if plan.fold and rest_any[p]:
+                if events:
+                    first_event = events[0]
+                    events[0] = ActivityEvent(first_event.kind, first_event.growth + rest_growth[p],
+                                              day, at, first_event.count)
+                else:
+                    kind, count = next((k, c[p]) for k, c in rest if c[p])
+                    events.append(ActivityEvent(kind, rest_growth[p], day, at, count))
+            if correct_l[p]:
+                events.append(right)
+            elif answered_l[p] and not (plan.fold and events):
+                # after the day's activity events a wrong answer (no growth, no count) meets
+                # a state the engine already closed for this day: folding skips that no-op
+                events.append(wrong)
+            state = states[p]
+            for event in events:
+                state, effects = apply(state, event, rules)
+                for effect in effects:
+                    if isinstance(effect, ThemeUnlockedEffect):
+                        first[p, theme_index[effect.theme_id]] = d
+            states[p] = state
+            calls += len(events)
+        out.engine_calls += calls
+        out.active_player_days += int(active.sum())
+    out.final_growth = np.array([s.growth for s in states], dtype=np.int64)
+    return out
+
+
+_WORKER_PLAN: _Plan | None = None
+
+
+def _init_worker(plan: _Plan) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = plan
+
+
+def _work(task: tuple[int, int, int]) -> _BlockOut:
+    assert _WORKER_PLAN is not None
+    return _run_block(_WORKER_PLAN, *task)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class ThemeSummary:
+    theme_id: str
+    name: str
+    share_by: dict[int, float]  # day -> share of players unlocked by the end of that day
+    median_days: float | None  # among those who unlocked; day 1 = the first day
+
+
+@dataclass
+class SimulationResult:
+    label: str
+    players: int
+    days: int
+    seed: int
+    profile: str
+    theme_ids: list[str]
+    theme_names: dict[str, str]
+    first_unlock_day: np.ndarray  # (players, themes): 1-based day of first unlock, 0 = never
+    active_player_days: int = 0
+    engine_calls: int = 0
+    transit_grams: int = 0
+    steps: int = 0
+    mean_growth: float = 0.0
+    seconds: float = 0.0
+    workers: int = 1
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # theme -> share by day 1..days
+
+    def __post_init__(self) -> None:
+        if not self.curves:
+            for i, theme in enumerate(self.theme_ids):
+                col = self.first_unlock_day[:, i]
+                per_day = np.bincount(col, minlength=self.days + 1)[1:self.days + 1]
+                self.curves[theme] = np.cumsum(per_day) / max(self.players, 1)
+
+    def milestones(self) -> list[int]:
+        marks = [m for m in MILESTONES if m < self.days]
+        return marks + [self.days]
+
+    def share(self, theme: str, day: int) -> float:
+        """Share of players who unlocked `theme` by the end of `day` (1-based)."""
+        return float(self.curves[theme][min(day, self.days) - 1])
+
+    def summaries(self) -> list[ThemeSummary]:
+        rows = []
+        for i, theme in enumerate(self.theme_ids):
+            col = self.first_unlock_day[:, i]
+            done = col[col > 0]
+            rows.append(ThemeSummary(
+                theme, self.theme_names.get(theme, theme),
+                {m: self.share(theme, m) for m in self.milestones()},
+                float(np.median(done)) if done.size else None))
+        return rows
+
+
+def simulate(rules: Rules, profile: Profile, players: int, days: int, seed: int,
+             progress: Callable[[int, int], None] | None = None, *, label: str = "rules",
+             workers: int | None = None, fold: bool = True) -> SimulationResult:
+    """Run `players` synthetic players for `days` days through the engine.
+
+    `progress(done_player_days, total_player_days)` is called as blocks finish.
+    `workers`: processes (default: one per core, at most one per block); the result
+    does not depend on it. `fold=False` sends every kind as its own event and every
+    quiz answer (same unlock days, more engine calls)."""
+    if players < 1:
+        raise ValueError("players must be at least 1")
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    started = datetime.now()
+    plan = _make_plan(rules, profile, days, seed, fold)
+    tasks = [(b, start, min(BLOCK_SIZE, players - start))
+             for b, start in enumerate(range(0, players, BLOCK_SIZE))]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    total, done = players * days, 0
+    outs: list[_BlockOut] = []
+    if progress:
+        progress(0, total)
+    if workers == 1:
+        for task in tasks:
+            outs.append(_run_block(plan, *task))
+            done += task[2] * days
+            if progress:
+                progress(done, total)
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(workers, _init_worker, (plan,)) as pool:
+            for out in pool.imap_unordered(_work, tasks):
+                outs.append(out)
+                done += out.first_unlock.shape[0] * days
+                if progress:
+                    progress(done, total)
+    outs.sort(key=lambda o: o.block)
+    first = np.concatenate([o.first_unlock for o in outs]).astype(np.int32) + 1  # 0 = never
+    growth = np.concatenate([o.final_growth for o in outs])
+    return SimulationResult(
+        label=label, players=players, days=days, seed=seed, profile=profile.name,
+        theme_ids=list(plan.theme_ids),
+        theme_names={t.id: t.name_en for t in rules.themes},
+        first_unlock_day=first,
+        active_player_days=sum(o.active_player_days for o in outs),
+        engine_calls=sum(o.engine_calls for o in outs),
+        transit_grams=sum(o.transit_grams for o in outs),
+        steps=sum(o.steps for o in outs),
+        mean_growth=float(growth.mean()),
+        seconds=(datetime.now() - started).total_seconds(),
+        workers=workers,
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def table_rows(result: SimulationResult) -> list[list[str]]:
+    """Rows for a table: theme, share by each milestone day, median days to unlock."""
+    rows = []
+    for s in result.summaries():
+        rows.append([f"{s.name} ({s.theme_id})",
+                     *(_percent(share) for share in s.share_by.values()),
+                     "—" if s.median_days is None else f"{s.median_days:g}"])
+    return rows
+
+
+def _percent(share: float) -> str:
+    """0.0% only when nobody did; a handful of players shows as <0.1%."""
+    return "<0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
+
+
+def table_header(result: SimulationResult) -> list[str]:
+    return ["theme", *(f"by day {m}" for m in result.milestones()), "median days"]
+
+
+def print_table(result: SimulationResult, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"{result.label}: {result.players:,} players × {result.days} days, "
+                        f"seed {result.seed}, profile {result.profile}")
+    for i, head in enumerate(table_header(result)):
+        table.add_column(head, justify="left" if i == 0 else "right")
+    for row in table_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        f"active player-days {result.active_player_days:,} · engine calls "
+        f"{result.engine_calls:,} · mean growth {result.mean_growth:,.0f} · transit "
+        f"{result.transit_grams / max(result.players, 1):,.0f} g and steps "
+        f"{result.steps / max(result.players, 1):,.0f} per player · {result.seconds:.1f} s "
+        f"on {result.workers} process(es)")
+
+
+def write_csv(result: SimulationResult | Mapping[str, SimulationResult], path: Path | str) -> None:
+    """`theme,day,share` for every theme and day; for several results a leading `file` column."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    many = not isinstance(result, SimulationResult)
+    results = dict(result) if many else {result.label: result}
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow((["file"] if many else []) + ["theme", "day", "share"])
+        for label, res in results.items():
+            for theme in res.theme_ids:
+                for day, share in enumerate(res.curves[theme], start=1):
+                    out.writerow(([label] if many else []) + [theme, day, f"{share:.6f}"])
+
+
+def write_chart(results: Mapping[str, SimulationResult] | SimulationResult,
+                path: Path | str) -> None:
+    """Unlock curves per theme (share of players vs day); two results side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if isinstance(results, SimulationResult):
+        results = {results.label: results}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = len(results)
+    fig, axes = plt.subplots(1, n, figsize=(7.5 * n + 2.5, 6), sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab10")
+    themes: list[str] = []
+    for res in results.values():
+        themes += [t for t in res.theme_ids if t not in themes]
+    for ax, (label, res) in zip(axes[0], results.items()):
+        days = np.arange(1, res.days + 1)
+        for theme in res.theme_ids:
+            i = themes.index(theme)
+            ax.plot(days, res.curves[theme], color=colours(i % 10),
+                    linestyle="-" if i < 10 else "--", linewidth=1.8,
+                    label=res.theme_names.get(theme, theme))
+        for m in res.milestones():
+            ax.axvline(m, color="0.8", linewidth=0.8, linestyle=":")
+        ax.set_title(f"{label}\n{res.players:,} players, seed {res.seed}, profile {res.profile}",
+                     fontsize=10)
+        ax.set_xlabel("day")
+        ax.set_xlim(1, res.days)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axes[0][0].set_ylabel("share of players who unlocked the theme")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="center right", title="theme", fontsize=9)
+    fig.suptitle("Theme unlocks over time" + (" — rule files compared" if n > 1 else ""))
+    fig.tight_layout(rect=(0, 0, 1 - 2.3 / fig.get_figwidth(), 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_cli(files: list[Path], players: int = 10_000, days: int = 90, seed: int = 1,
+            profile_path: Path | None = None, out_dir: Path = Path("."),
+            console=None, workers: int | None = None) -> dict[str, SimulationResult]:
+    """What `carbon-planet rules simulate FILE [FILE2]` does: load rules (and profile),
+    simulate each file with a progress bar, print the tables, write simulation.csv and
+    simulation.png into `out_dir`; returns {file name: result}. RulesError/ProfileError
+    propagate for the CLI to report."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from game.rules import load_rules
+
+    if not 1 <= len(files) <= 2:
+        raise ValueError("give one rules file, or two to compare")
+    console = console or Console()
+    profile = load_profile(profile_path or DEFAULT_PROFILE)
+    loaded = [(Path(f), load_rules(Path(f))) for f in files]
+    labels = [p.name for p, _ in loaded]
+    if len(set(labels)) < len(labels):
+        labels = [str(p) for p, _ in loaded]
+    results: dict[str, SimulationResult] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                  console=console) as bar:
+        for label, (_, rules) in zip(labels, loaded):
+            task = bar.add_task(f"simulating {label}", total=players * days)
+            results[label] = simulate(
+                rules, profile, players, days, seed, label=label, workers=workers,
+                progress=lambda done, total, task=task: bar.update(task, completed=done))
+    for res in results.values():
+        print_table(res, console)
+    out_dir = Path(out_dir)
+    write_csv(results if len(results) > 1 else next(iter(results.values())),
+              out_dir / "simulation.csv")
+    write_chart(results, out_dir / "simulation.png")
+    console.print(f"wrote {out_dir / 'simulation.csv'} and {out_dir / 'simulation.png'}")
+    return results
