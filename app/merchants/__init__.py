@@ -1,0 +1,1 @@
+"""Merchants: accounts and staff, points paid at the till, periodic settlement."""

@@ -1,0 +1,1 @@
+"""Cash payouts (red packets, merchant settlements) through a transactional outbox."""

@@ -1,0 +1,1 @@
+"""The points shop: catalogue, coupon code pools, redemption, orders, cancel and refund."""

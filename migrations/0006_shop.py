@@ -1,0 +1,193 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
+from tortoise.fields.base import OnDelete
+from uuid import uuid4
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0005_rulesets')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='AuditEntry',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('actor_id', fields.CharField(max_length=80)),
+                ('action', fields.CharField(max_length=40)),
+                ('target_type', fields.CharField(max_length=40)),
+                ('target_id', fields.CharField(max_length=80)),
+                ('before', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('after', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('note', fields.CharField(null=True, max_length=500)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'audit_entry', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Who changed what in the shop and merchant setup, with the values before and after.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='LimitCounter',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('player_id', fields.UUIDField()),
+                ('item_id', fields.UUIDField()),
+                ('period', fields.CharField(max_length=20)),
+                ('used', fields.IntField(default=0)),
+            ],
+            options={'table': 'shop_limit_counter', 'app': 'models', 'unique_together': (('player_id', 'item_id', 'period'),), 'pk_attr': 'id', 'table_description': 'Units of an item a player redeemed in one limit period (kept with a conditional UPDATE).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Merchant',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('name', fields.CharField(max_length=120)),
+                ('city', fields.CharField(null=True, max_length=40)),
+                ('active', fields.BooleanField(default=True)),
+                ('idempotency_key', fields.CharField(null=True, unique=True, max_length=200)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'merchant', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='MerchantPayment',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('merchant', fields.ForeignKeyField('models.Merchant', source_field='merchant_id', db_constraint=True, to_field='id', related_name='payments', on_delete=OnDelete.RESTRICT)),
+                ('player_id', fields.UUIDField(db_index=True)),
+                ('points', fields.BigIntField()),
+                ('idempotency_key', fields.CharField(max_length=200)),
+                ('settlement_id', fields.UUIDField(null=True, db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'merchant_payment', 'app': 'models', 'unique_together': (('player_id', 'idempotency_key'),), 'pk_attr': 'id', 'table_description': 'Points a player paid a merchant. `settlement_id` is set once a settlement takes it.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='MerchantStaff',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('merchant', fields.ForeignKeyField('models.Merchant', source_field='merchant_id', db_constraint=True, to_field='id', related_name='staff', on_delete=OnDelete.CASCADE)),
+                ('player_id', fields.UUIDField(db_index=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'merchant_staff', 'app': 'models', 'unique_together': (('merchant', 'player_id'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Payout',
+            fields=[
+                ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=100)),
+                ('purpose', fields.CharField(max_length=20)),
+                ('reference', fields.CharField(max_length=100)),
+                ('recipient', fields.CharField(max_length=100)),
+                ('amount_fen', fields.BigIntField()),
+                ('status', fields.CharField(default='PENDING', max_length=10)),
+                ('attempts', fields.IntField(default=0)),
+                ('next_attempt_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('claimed_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('claimed_by', fields.CharField(null=True, max_length=100)),
+                ('last_error', fields.CharField(null=True, max_length=500)),
+                ('provider_reference', fields.CharField(null=True, max_length=200)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'payout', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One cash payout, written in the same transaction as what causes it.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SandboxPayment',
+            fields=[
+                ('payout_id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=100)),
+                ('recipient', fields.CharField(max_length=100)),
+                ('amount_fen', fields.BigIntField()),
+                ('reference', fields.CharField(max_length=200)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'sandbox_payment', 'app': 'models', 'pk_attr': 'payout_id', 'table_description': 'What the sandbox provider paid: one row per payout id, so it de-duplicates resends.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Settlement',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('merchant', fields.ForeignKeyField('models.Merchant', source_field='merchant_id', db_constraint=True, to_field='id', related_name='settlements', on_delete=OnDelete.RESTRICT)),
+                ('period', fields.CharField(max_length=20)),
+                ('period_start', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('period_end', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('payments', fields.IntField()),
+                ('points', fields.BigIntField()),
+                ('cash_fen', fields.BigIntField()),
+                ('points_per_yuan', fields.IntField()),
+                ('status', fields.CharField(max_length=20)),
+                ('statement', fields.TextField(default='', unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'settlement', 'app': 'models', 'unique_together': (('merchant', 'period'),), 'pk_attr': 'id', 'table_description': "One merchant's period, closed once: (merchant, period) is unique."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ShopItem',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('kind', fields.CharField(max_length=20)),
+                ('title', fields.CharField(max_length=120)),
+                ('title_en', fields.CharField(max_length=120)),
+                ('description', fields.TextField(default='', unique=False)),
+                ('description_en', fields.TextField(default='', unique=False)),
+                ('price_points', fields.BigIntField()),
+                ('remaining', fields.BigIntField(null=True)),
+                ('sold', fields.BigIntField(default=0)),
+                ('per_player_limit', fields.IntField(null=True)),
+                ('limit_period', fields.CharField(default='TOTAL', max_length=10)),
+                ('available_from', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('available_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('cities', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('cash_fen', fields.BigIntField(null=True)),
+                ('uses_codes', fields.BooleanField(default=False)),
+                ('active', fields.BooleanField(default=True)),
+                ('idempotency_key', fields.CharField(null=True, unique=True, max_length=200)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'shop_item', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Something points buy. `remaining` NULL means unlimited stock.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CouponCode',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('item', fields.ForeignKeyField('models.ShopItem', source_field='item_id', db_constraint=True, to_field='id', related_name='codes', on_delete=OnDelete.RESTRICT)),
+                ('code', fields.CharField(max_length=100)),
+                ('order_id', fields.UUIDField(null=True, db_index=True)),
+                ('assigned_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('imported_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'shop_coupon_code', 'app': 'models', 'unique_together': (('item', 'code'),), 'pk_attr': 'id', 'table_description': "One code of an item's pool. It goes to exactly one order and never back to the pool."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Order',
+            fields=[
+                ('id', fields.UUIDField(primary_key=True, default=uuid4, unique=True, db_index=True)),
+                ('player_id', fields.UUIDField(db_index=True)),
+                ('item', fields.ForeignKeyField('models.ShopItem', source_field='item_id', db_constraint=True, to_field='id', related_name='orders', on_delete=OnDelete.RESTRICT)),
+                ('quantity', fields.IntField()),
+                ('points_spent', fields.BigIntField()),
+                ('status', fields.CharField(max_length=20)),
+                ('idempotency_key', fields.CharField(max_length=200)),
+                ('limit_period_key', fields.CharField(null=True, max_length=20)),
+                ('coupon_codes', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('cash_fen', fields.BigIntField(default=0)),
+                ('cancel_reason', fields.CharField(null=True, max_length=500)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
+            ],
+            options={'table': 'shop_order', 'app': 'models', 'unique_together': (('player_id', 'idempotency_key'),), 'pk_attr': 'id', 'table_description': 'A redemption. (player, idempotency_key) is unique: a retry finds the same order.'},
+            bases=['Model'],
+        ),
+    ]
