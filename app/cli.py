@@ -236,16 +236,24 @@ def rules_diff(old: Path, new: Path) -> None:
 @rules_cli.command("simulate")
 def rules_simulate(
     files: list[Path] = typer.Argument(..., help="One rules file, or two to compare."),
-    players: int = typer.Option(10_000, help="Synthetic players."),
-    days: int = typer.Option(90, help="Days to simulate."),
+    players: int = typer.Option(10_000, min=1, help="Synthetic players."),
+    days: int = typer.Option(90, min=1, max=3650, help="Days to simulate."),
     seed: int = typer.Option(1, help="Random seed (same seed, same result)."),
     profile: Path = typer.Option(None, help="Behaviour profile (default: game/profiles/default.toml)."),
     out: Path = typer.Option(Path("var/simulation"), help="Folder for simulation.png and .csv."),
 ) -> None:
     """Run the real engine over a synthetic population; print unlock shares, write a chart."""
-    from game.simulate import run_cli
+    from game.rules import RulesError
+    from game.simulate import ProfileError, run_cli
 
-    run_cli(files, players=players, days=days, seed=seed, profile_path=profile, out_dir=out)
+    if len(files) > 2:
+        typer.secho("give one rules file, or two to compare", fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        run_cli(files, players=players, days=days, seed=seed, profile_path=profile, out_dir=out)
+    except (RulesError, ProfileError, OSError) as exc:
+        typer.secho(f"cannot simulate: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 @rules_cli.command("publish")
@@ -302,3 +310,10 @@ def rules_versions() -> None:
 
 def main() -> None:
     cli()
+
+
+from app.merchants.cli import merchants_cli  # noqa: E402  (sub-commands in their own modules)
+from app.payouts.cli import payouts_cli  # noqa: E402
+
+cli.add_typer(payouts_cli, name="payouts")
+cli.add_typer(merchants_cli, name="merchants")

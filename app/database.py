@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.expressions import Q
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.migrations.autodetector import MigrationAutodetector
 
@@ -18,6 +23,9 @@ MODEL_MODULES = [
     "app.credits.models",
     "app.planet.models",
     "app.rulesets.models",
+    "app.shop.models",
+    "app.payouts.models",
+    "app.merchants.models",
 ]
 MIGRATIONS_MODULE = "migrations"
 
@@ -31,9 +39,32 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class QuietResetConnection(asyncpg.connection.Connection):
+    """A pooled connection returned to the pool without asyncpg's reset query.
+
+    asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: a round trip for each pooled statement outside a transaction. The
+    service uses no advisory locks, cursors, LISTEN or session settings, so there is
+    nothing to reset (an open transaction is still rolled back by asyncpg)."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def connection_config(url: str) -> str | dict[str, Any]:
+    """The Tortoise connection: the URL itself, or for PostgreSQL its expanded form with
+    the quiet-reset connection class."""
+    url = normalise_url(url)
+    if not url.startswith("postgres://"):
+        return url
+    config = expand_db_url(url)
+    config["credentials"]["connection_class"] = QuietResetConnection
+    return config
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     return {
-        "connections": {"default": normalise_url(settings.database_url)},
+        "connections": {"default": connection_config(settings.database_url)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,
@@ -83,3 +114,17 @@ async def clear_all_tables() -> None:
     else:
         deletes = "".join(f'DELETE FROM "{table}";' for table in tables)
         await conn.execute_script(f"PRAGMA foreign_keys = OFF;{deletes}PRAGMA foreign_keys = ON;")
+
+
+def newest_first(query: Any, after: tuple[datetime, uuid.UUID] | None) -> Any:
+    """`query` newest first by (created_at, id), starting after the `after` key (keyset)."""
+    if after is not None:
+        created, last_id = after
+        query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id))
+    return query.order_by("-created_at", "-id")
+
+
+def dialect_sql(conn: Any, template: str, count: int = 9) -> str:
+    """Fill numbered placeholders {1}..{count} in the connection's dialect ($1 or ?1)."""
+    mark = "$" if conn.capabilities.dialect == "postgres" else "?"
+    return template.format(*[f"{mark}{i}" for i in range(count + 1)])

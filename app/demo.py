@@ -60,9 +60,51 @@ async def seed_trips() -> str:
     return f"{accepted} demo trips credited yesterday (partner 'demo')"
 
 
+async def seed_shop() -> str:
+    """A small shop: a coupon pool, a gift in limited stock, a red packet, a donation, a ride."""
+    from app.settings import get_settings
+    from app.shop import catalogue
+    from app.shop.catalogue import ItemFields
+
+    operator = await Player.get(phone="+8613800000091")
+    actor, cities = str(operator.id), get_settings().cities
+    items = [
+        ItemFields(kind="COUPON", title="咖啡店满30减10券", title_en="¥10 off ¥30 at a coffee shop",
+                   price_points=120, uses_codes=True, per_player_limit=1, limit_period="WEEK"),
+        ItemFields(kind="PHYSICAL_GIFT", title="低碳星球帆布袋", title_en="Low-carbon planet tote bag",
+                   price_points=800, stock=50, per_player_limit=1),
+        ItemFields(kind="CASH_RED_PACKET", title="数字人民币红包 ¥1.88",
+                   title_en="¥1.88 digital-RMB red packet", price_points=200, cash_fen=188,
+                   stock=1000, per_player_limit=3, limit_period="MONTH"),
+        ItemFields(kind="DONATION", title="以你的名义种一棵梭梭树",
+                   title_en="A saxaul tree planted in your name", price_points=1500),
+        ItemFields(kind="TRANSIT_RIDE", title="深圳地铁单程票", title_en="Shenzhen metro single ride",
+                   price_points=300, stock=500, per_player_limit=2, limit_period="DAY",
+                   cities=["shenzhen"]),
+    ]
+    made = [await catalogue.create_item(actor, f, f"demo-item-{i}", cities)
+            for i, f in enumerate(items)]
+    result = await catalogue.import_codes(actor, str(made[0].id),
+                                          [f"DEMO-COFFEE-{n:04d}" for n in range(20)])
+    return f"{len(made)} shop items ({result.imported} coupon codes)"
+
+
+async def seed_merchants() -> str:
+    """A café that takes points at the till, with the demo merchant-staff account on its staff."""
+    from app.merchants import service
+    from app.settings import get_settings
+
+    operator = await Player.get(phone="+8613800000091")
+    staff = await Player.get(phone="+8613800000092")
+    merchant = await service.create_merchant(str(operator.id), "绿叶咖啡 Green Leaf Café",
+                                             "shenzhen", "demo-merchant-0", get_settings().cities)
+    await service.add_staff(str(operator.id), str(merchant.id), str(staff.id))
+    return f"1 merchant ({merchant.name}, id {merchant.id}), staffed by {staff.phone}"
+
+
 DEMO_TRIPS = [("metro", 12850, 31), ("bus", 6400, 25), ("bike_share", 2300, 11), ("walking", 1800, 24)]
 
-SEEDERS: list[Callable[[], Awaitable[str]]] = [seed_players, seed_trips]
+SEEDERS: list[Callable[[], Awaitable[str]]] = [seed_players, seed_trips, seed_shop, seed_merchants]
 
 
 async def database_is_empty() -> bool:

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -30,6 +30,7 @@ GRAPHQL_ERRORS = Counter(
 )
 
 access_log = logging.getLogger("carbon_planet.access")
+log = logging.getLogger("carbon_planet.server")
 
 
 _base_record_factory = logging.getLogRecordFactory()
@@ -91,17 +92,28 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # An error no handler caught (e.g. the database connection dropped during a
+            # partner batch): log it with the request id and answer a JSON 500 quoting it,
+            # as GraphQL's INTERNAL_ERROR does, instead of a bare page without the id.
+            if scope["type"] != "http" or responded:
+                raise
+            log.exception("unhandled error in %s %s", scope["method"], scope.get("path", ""))
+            message = f"Internal error; quote request id {request_id} when reporting it."
+            await JSONResponse({"error": message, "requestId": request_id}, status_code=500)(
+                scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             path = scope.get("path", "")

@@ -17,6 +17,7 @@ from app import database
 from app.auth.sms import SmsProvider
 from app.credits.partner_http import receive_activities
 from app.observability import RequestContextMiddleware, configure_logging, metrics_endpoint
+from app.payouts.worker import PayoutWorker
 from app.services import Services
 from app.settings import Settings, get_settings
 from schema import build_schema
@@ -62,7 +63,10 @@ async def readyz(request: Request) -> JSONResponse:
 def create_app(settings: Settings | None = None, sms: SmsProvider | None = None) -> Starlette:
     settings = settings or get_settings()
     refuse_unsafe_production(settings)
-    graphql = GraphQLView(build_schema(settings), graphiql=settings.graphiql)
+    graphql = GraphQLView(build_schema(settings), graphiql=settings.graphiql,
+                          max_body_bytes=settings.graphql_max_body_bytes,
+                          max_tokens=settings.graphql_max_tokens,
+                          max_fields=settings.graphql_max_fields)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,6 +81,9 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
                 asyncio.create_task(
                     app.state.services.rules_provider.keep_fresh(settings.rules_refresh_seconds)),
             ]
+            if settings.payout_worker:
+                app.state.payout_worker = PayoutWorker(app.state.services.payouts, settings)
+                background.append(asyncio.create_task(app.state.payout_worker.run_forever()))
             try:
                 yield
             finally:

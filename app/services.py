@@ -14,6 +14,7 @@ from app.auth.sms import SmsProvider, load_sms_provider
 from app.credits.ingest import Ingestor
 from app.credits.steps import StepSync
 from app.leaderboards.boards import Leaderboards
+from app.payouts.provider import PayoutProvider, load_payout_provider
 from app.planet.events import PlanetEvents
 from app.planet.hooks import GameHooks
 from app.redis import create_redis
@@ -40,6 +41,7 @@ class Services:
     planet_events: PlanetEvents
     leaderboards: Leaderboards
     game: GameHooks
+    payouts: PayoutProvider
 
     @classmethod
     def build(cls, settings: Settings, sms: SmsProvider | None = None) -> Services:
@@ -70,6 +72,7 @@ class Services:
             planet_events=events,
             leaderboards=boards,
             game=game,
+            payouts=load_payout_provider(settings.payout_provider),
         )
 
     @property

@@ -6,10 +6,11 @@ Every field has an embedded default so that `make run` works on a fresh machine;
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
     login_code_ttl_seconds: int = Field(default=300, ge=30)
     login_code_max_attempts: int = Field(default=5, ge=1)
     login_code_resend_seconds: int = Field(default=60, ge=1)
+    login_code_ip_limit: int = Field(
+        default=20, ge=0,
+        description="requestLoginCode calls per client IP per minute (0: no limit)")
+    login_attempt_ip_limit: int = Field(
+        default=60, ge=0, description="loginWithCode calls per client IP per minute (0: no limit)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses or CIDR ranges whose X-Forwarded-For is believed")
 
     host_issuers: list[HostIssuer] = Field(default_factory=list)
 
@@ -76,6 +85,11 @@ class Settings(BaseSettings):
     partner_clock_window_seconds: int = 300
     partner_max_records: int = 1000
     partner_max_body_bytes: int = 4 * 1024 * 1024
+    partner_rate_limit: int = Field(
+        default=600, ge=0, description="Signed requests per partner per minute (0: no limit)")
+    partner_auth_failure_ip_limit: int = Field(
+        default=30, ge=0,
+        description="Requests with a bad signature per client IP per minute before 429 (0: no limit)")
     activity_max_age_days: int = Field(default=7, ge=1)
     activity_future_tolerance_seconds: int = 300
 
@@ -87,9 +101,24 @@ class Settings(BaseSettings):
         ]
     )
 
+    payout_provider: str = Field(
+        default="sandbox", description="'sandbox' or 'package.module:Class' (a PayoutProvider)")
+    payout_worker: bool = Field(default=True, description="Run the payout worker in each server process")
+    payout_poll_seconds: float = Field(default=2.0, gt=0)
+    payout_max_attempts: int = Field(default=6, ge=1)
+    payout_backoff_seconds: int = Field(default=30, ge=0, description="First retry delay; doubles each time")
+    payout_backoff_max_seconds: int = Field(default=3600, ge=0)
+    payout_lease_seconds: int = Field(default=60, ge=1, description="A claimed payout is retried after this if its worker died")
+    payout_batch_size: int = Field(default=50, ge=1)
+    settlement_points_per_yuan: int = Field(default=100, ge=1, description="Merchant settlement rate")
+    statements_dir: str = "var/statements"
+
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 3000
+    graphql_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    graphql_max_fields: int = Field(
+        default=5000, ge=1, description="Fields selected after expanding fragments")
     graphiql: bool = True
 
     host: str = "127.0.0.1"
@@ -97,6 +126,13 @@ class Settings(BaseSettings):
     workers: int = 1
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -120,6 +156,11 @@ class Settings(BaseSettings):
         if self.sms_provider == "log":
             problems.append(
                 "CARBON_SMS_PROVIDER is 'log', which writes login codes to the log; "
+                "set it to a real provider ('package.module:Class')"
+            )
+        if self.payout_provider == "sandbox":
+            problems.append(
+                "CARBON_PAYOUT_PROVIDER is 'sandbox', which pays nobody; "
                 "set it to a real provider ('package.module:Class')"
             )
         for partner in self.partners:

@@ -7,10 +7,13 @@ import logging
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -19,13 +22,17 @@ from app.observability import GRAPHQL_ERRORS, request_id_var
 from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
+from schema.merchants import MerchantMutation, MerchantQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.rules import RulesMutation, RulesQuery
+from schema.shop import ShopMutation, ShopQuery
 
 log = logging.getLogger("carbon_planet.graphql")
 
-Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery))
-Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation))
+Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
+                              MerchantQuery))
+Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
+                                    ShopMutation, MerchantMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 
@@ -63,14 +70,22 @@ class CarbonSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limiters' rule classes are made once, so every request validates with the same
+    # rules and ValidationCache (keyed by document and rules) can hit: clients send the
+    # same few documents again and again, parsed and validated once each.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     return CarbonSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[  # factories: each request gets fresh extension instances
-            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
             MaskUnexpectedErrors,
         ],
     )

@@ -7,11 +7,12 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from app import ratelimit
 from app.accounts import service as accounts
 from app.accounts.models import Player as PlayerModel
 from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
-from app.errors import ServiceError
+from app.errors import ErrorCode, ServiceError
 from app.planet.friends import friends_of
 from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
@@ -19,6 +20,7 @@ from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
 from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff
 from schema.planet import Planet, planet_of
+from schema.shop import Order, orders_of
 
 Role = strawberry.enum(RoleEnum, name="Role")
 
@@ -61,6 +63,13 @@ class PlayerType:
         except ServiceError as exc:
             raise client_error(exc) from None
 
+    @strawberry.field(permission_classes=[SelfOrStaff], description="Shop orders, newest first.")
+    async def orders(self, first: int | None = None, after: str | None = None) -> Connection[Order]:
+        try:
+            return await orders_of(str(self.id), first, after)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+
     @classmethod
     def from_model(cls, player: PlayerModel) -> PlayerType:
         return cls(
@@ -100,6 +109,8 @@ class RequestLoginCodePayload:
 @strawberry.type
 class SessionPayload:
     session: Session | None = None
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="Set with RATE_LIMITED: seconds until another try is accepted.")
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -129,6 +140,19 @@ class ProfileInput:
     avatar_url: str | None = strawberry.UNSET
 
 
+async def limit_per_ip(info: Info, bucket: str, limit: int, what: str) -> None:
+    """Raise RATE_LIMITED once this client IP sent more than `limit` of these a minute."""
+    services = info.context.services
+    ip = ratelimit.client_ip(info.context.request, services.settings.trusted_proxies)
+    decision = await ratelimit.hit(services.redis, bucket, ip, limit)
+    if not decision.allowed:
+        raise ServiceError(
+            ErrorCode.RATE_LIMITED,
+            f"Too many {what} from this network; try again in {decision.retry_after_seconds} s.",
+            retry_after_seconds=decision.retry_after_seconds,
+        )
+
+
 @strawberry.type
 class AccountQuery:
     @strawberry.field(permission_classes=[IsAuthenticated], description="The logged-in player.")
@@ -141,6 +165,9 @@ class AccountMutation:
     @strawberry.mutation(permission_classes=[Public])
     async def request_login_code(self, info: Info, phone: str) -> RequestLoginCodePayload:
         try:
+            settings = info.context.services.settings
+            await limit_per_ip(info, "login-code-ip", settings.login_code_ip_limit,
+                               "login codes requested")
             retry = await info.context.services.login_codes.request(phone)
         except ServiceError as exc:
             return RequestLoginCodePayload(
@@ -152,11 +179,14 @@ class AccountMutation:
     async def login_with_code(self, info: Info, phone: str, code: str) -> SessionPayload:
         services = info.context.services
         try:
+            await limit_per_ip(info, "login-attempt-ip", services.settings.login_attempt_ip_limit,
+                               "login attempts")
             verified_phone = await services.login_codes.verify(phone, code)
             player = await accounts.player_for_phone(verified_phone)
             issued = await services.sessions.start(player, "phone")
         except ServiceError as exc:
-            return SessionPayload(errors=user_errors(exc))
+            return SessionPayload(retry_after_seconds=exc.retry_after_seconds,
+                                  errors=user_errors(exc))
         return SessionPayload(session=Session.from_issued(issued))
 
     @strawberry.mutation(permission_classes=[Public])

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 
 import strawberry
@@ -15,11 +14,17 @@ from app.credits import queries
 from app.credits.models import Activity as ActivityModel
 from app.credits.models import PartnerRecord as PartnerRecordModel
 from app.errors import ServiceError
-from app.ledger.chain import EPOCH, micros
 from methodology import Methodology as MethodologyModel
 from methodology import public_caps, public_factors
-from schema.errors import UserError, client_error, user_errors
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.errors import UserError, user_errors
+from schema.pagination import (
+    Connection,
+    build_connection,
+    decode_newest,
+    newest_key,
+    page_args,
+    page_size,
+)
 from schema.permissions import IsAuthenticated, Public, requires_role
 
 
@@ -131,16 +136,11 @@ class SyncStepsPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _from_micros(value: str) -> datetime:
-    return EPOCH + timedelta(microseconds=int(value))
-
-
 async def activities_of(player_id: str, first: int | None, after: str | None) -> Connection[Activity]:
     limit = page_size(first)
-    key = decode_cursor(after, _from_micros, uuid.UUID)
+    key = decode_newest(after)
     rows = await queries.player_activities(player_id, limit + 1, key)
-    return build_connection(rows, limit, Activity.from_model,
-                            lambda a: (micros(a.created_at), a.id))
+    return build_connection(rows, limit, Activity.from_model, newest_key)
 
 
 @strawberry.type
@@ -161,11 +161,7 @@ class CreditsQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[PartnerRecord]:
-        try:
-            limit = page_size(first)
-            key = decode_cursor(after)
-        except ServiceError as exc:
-            raise client_error(exc) from None
+        limit, key = page_args(first, after)
         rows = await queries.partner_records(limit + 1, key[0] if key else None, partner_id,
                                              status, since, until)
         return build_connection(rows, limit, PartnerRecord.from_model, lambda r: (r.id,))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from app.errors import invalid
+from app.errors import ServiceError, invalid
+from app.ledger.chain import EPOCH, micros
+from schema.errors import client_error
 
 Node = TypeVar("Node")
 DEFAULT_PAGE, MAX_PAGE = 20, 100
@@ -68,3 +72,27 @@ def build_connection(
         page_info=PageInfo(has_next_page=len(rows) > limit,
                            end_cursor=edges[-1].cursor if edges else None),
     )
+
+
+def newest_key(row: Any) -> tuple:
+    """The cursor key of lists ordered newest first by (created_at, id)."""
+    return (micros(row.created_at), row.id)
+
+
+def _from_micros(value: str) -> datetime:
+    return EPOCH + timedelta(microseconds=int(value))
+
+
+def decode_newest(cursor: str | None) -> tuple | None:
+    """The (created_at, id) key of a `newest_key` cursor."""
+    return decode_cursor(cursor, _from_micros, uuid.UUID)
+
+
+def page_args(first: int | None, after: str | None,
+              decode: Callable[[str | None], tuple | None] = decode_cursor
+              ) -> tuple[int, tuple | None]:
+    """(page size, decoded cursor), or a GraphQL error naming the malformed argument."""
+    try:
+        return page_size(first), decode(after)
+    except ServiceError as exc:
+        raise client_error(exc) from None

@@ -78,6 +78,7 @@ async def settings(tmp_path_factory: pytest.TempPathFactory, rsa_key) -> AsyncIt
         redis_url=os.environ.get("REDIS_URL") or None,
         secret_key=TEST_SECRET,
         log_json=False,
+        payout_worker=False,  # tests drive a PayoutWorker with their own clock and provider
         partners=[PartnerConfig(id=PARTNER_ID, name="Shenzhen Metro", secrets=PARTNER_SECRETS)],
         host_issuers=[
             HostIssuer(issuer=HS_ISSUER, audience=AUDIENCE, hs256_secret=HS_SECRET),

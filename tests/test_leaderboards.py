@@ -311,3 +311,23 @@ async def test_rebuild_from_ledger_matches_live_boards(app, lb, redis):
     day_key = K.global_key(K.period_id("DAY", utcnow(), TZ))
     assert await redis.ttl(day_key) > 0
     assert await redis.ttl("lb:global:-:all") == -1
+
+
+async def test_rebuild_matches_live_boards_when_big_totals_coarsen_the_tie_break(app, lb, redis):
+    """Above 2**23 grams the increment script drops low bits of the tie-break; the
+    rebuild's one-shot ZADD must land on the very same scores."""
+    players = [await Player.create(nickname=f"Big{i}", city="shenzhen", roles=["player"])
+               for i in range(2)]
+    plan = [(0, 9_000_000), (1, 20_000_000), (0, 9_000_000), (1, 5), (0, 123_456_789)]
+    for n, (i, grams) in enumerate(plan):
+        result = await post("test_activity", f"big-{uuid.uuid4()}-{n}",
+                             credit(str(players[i].id), {Asset.CO2E_GRAMS: grams}))
+        line = await LedgerLine.get(transaction_id=result.transaction.id,
+                                    account__owner=player_owner(str(players[i].id)),
+                                    asset=Asset.CO2E_GRAMS.value)
+        await lb.record(str(players[i].id), players[i].city, grams, line.created_at)
+    live = await _snapshot(redis)
+    top = await lb.top("GLOBAL", "ALL_TIME", 10)
+    assert [e.score for e in top] == [141_456_789, 20_000_005]
+    assert await rebuild_from_ledger(redis, TZ) == len(plan)
+    assert await _snapshot(redis) == live

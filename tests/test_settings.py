@@ -14,7 +14,8 @@ from app.settings import Settings
 @pytest.fixture
 def no_env(monkeypatch):
     """Settings as a fresh machine sees them, whatever the test run was given."""
-    for name in ("DATABASE_URL", "REDIS_URL", "CARBON_ENV", "CARBON_SECRET_KEY"):
+    for name in ("DATABASE_URL", "REDIS_URL", "CARBON_ENV", "CARBON_SECRET_KEY",
+                 "CARBON_SMS_PROVIDER", "CARBON_PAYOUT_PROVIDER"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -57,7 +58,8 @@ def test_host_issuers_from_json(monkeypatch):
 def test_production_refuses_embedded_defaults_and_unset_secrets(no_env):
     settings = Settings(_env_file=None, env="production", redis_url=None)
     problems = "\n".join(settings.production_problems())
-    for name in ("CARBON_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CARBON_SMS_PROVIDER"):
+    for name in ("CARBON_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CARBON_SMS_PROVIDER",
+                 "CARBON_PAYOUT_PROVIDER"):
         assert name in problems
     with pytest.raises(ConfigurationError, match="will not start"):
         create_app(settings)
@@ -71,6 +73,7 @@ def test_production_accepts_a_complete_configuration():
         database_url="postgres://carbon@db:5432/carbon",
         redis_url="redis://cache:6379/0",
         sms_provider="tests.sms_stub:RecordingSms",
+        payout_provider="tests.payout_stub:RecordingPayouts",
     )
     assert settings.production_problems() == []
     assert create_app(settings) is not None

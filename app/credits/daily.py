@@ -10,16 +10,16 @@ from app.credits.models import DailyCredit
 
 
 async def lock_daily(player_id: str, local_date: date, kind: str) -> DailyCredit:
-    """The (player, day, kind) totals row, created if new and locked until the transaction ends."""
+    """The (player, day, kind) totals row, created if new and locked until the transaction
+    ends: one upsert, whose DO UPDATE takes the row lock (SQLite runs one writer at a time)."""
     conn = connections.get("default")
     postgres = conn.capabilities.dialect == "postgres"
     marks = ("$1", "$2", "$3") if postgres else ("?", "?", "?")
-    await conn.execute_query(
+    rows = await conn.execute_query_dict(
         "INSERT INTO daily_credit (player_id, local_date, kind, reduction_grams, points, growth, "
         f"energy, steps) VALUES ({marks[0]}, {marks[1]}, {marks[2]}, 0, 0, 0, 0, 0) "
-        "ON CONFLICT (player_id, local_date, kind) DO NOTHING",
+        "ON CONFLICT (player_id, local_date, kind) DO UPDATE SET kind = EXCLUDED.kind "
+        "RETURNING *",
         [str(player_id), local_date if postgres else local_date.isoformat(), kind],
     )
-    return await DailyCredit.filter(
-        player_id=player_id, local_date=local_date, kind=kind
-    ).select_for_update().get()
+    return DailyCredit._init_from_db(**rows[0])

@@ -1,9 +1,11 @@
 """Partner ingestion: each record credited exactly once, or kept with why it was not.
 
-Per record, one database transaction: claim (partner, record id) by inserting the
-partner record (a duplicate, even a concurrent one, meets the unique index), lock the
-player's totals for that day and kind, compute with the methodology in effect when
-the activity started, write the activity and post its credit to the ledger.
+Per record, one database transaction: lock the player's totals for that day and kind,
+compute with the methodology in effect when the activity started, write the activity,
+post its credit to the ledger, update the planet, and claim (partner, record id) by
+inserting the partner record last: a duplicate, even a concurrent one, meets the
+unique index there and rolls its whole transaction back. Records already received and
+the batch's players are read once per batch.
 """
 
 from __future__ import annotations
@@ -45,31 +47,54 @@ class Refused(Exception):
 
 class Ingestor(CreditService):
     async def ingest(self, partner_id: str, records: list[dict]) -> list[RecordOutcome]:
-        return [await self.ingest_one(partner_id, record) for record in records]
+        """Each record in turn; what is already known (earlier records, players) is read
+        for the whole batch in two queries first."""
+        ids = [record["id"] for record in records]
+        seen = {r.record_id: r for r in
+                await PartnerRecord.filter(partner_id=partner_id, record_id__in=ids)}
+        players = await self._players({record.get("subject") for record in records})
+        outcomes = []
+        for record in records:
+            earlier = seen.get(record["id"])
+            outcomes.append(_duplicate(earlier) if earlier is not None
+                            else await self.ingest_one(partner_id, record, players))
+        return outcomes
 
-    async def ingest_one(self, partner_id: str, record: dict) -> RecordOutcome:
+    async def ingest_one(self, partner_id: str, record: dict,
+                         players: dict[str, Player] | None = None) -> RecordOutcome:
         record_id = record["id"]
-        existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
-        if existing is not None:
-            return _duplicate(existing)
+        if players is None:
+            existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
+            if existing is not None:
+                return _duplicate(existing)
         try:
-            return await self._process(partner_id, record)
-        except IntegrityError:
+            return await self._process(partner_id, record, players)
+        except IntegrityError:  # a concurrent (or same-batch) copy of the record came first
             existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
             if existing is None:
                 raise
             return _duplicate(existing)
 
-    async def _player(self, subject: str) -> Player:
-        player_id = subject_as_player_id(subject)
-        if player_id is not None:
-            player = await Player.get_or_none(id=player_id)
-            if player is not None:
-                return player
-        links = await HostIdentity.filter(subject=subject).limit(2).prefetch_related("player")
-        if len(links) == 1:
-            return links[0].player
-        raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
+    async def _players(self, subjects: set) -> dict[str, Player]:
+        """subject -> player, for subjects that are player ids or one host-app subject."""
+        subjects = {s for s in subjects if isinstance(s, str)}
+        by_id = {str(pid): s for s in subjects if (pid := subject_as_player_id(s)) is not None}
+        found = {by_id[str(p.id)]: p for p in await Player.filter(id__in=list(by_id))}
+        rest = [s for s in subjects if s not in found]
+        if rest:
+            links: dict[str, list[Player]] = {}
+            for link in await HostIdentity.filter(subject__in=rest).prefetch_related("player"):
+                links.setdefault(link.subject, []).append(link.player)
+            found.update({s: ps[0] for s, ps in links.items() if len(ps) == 1})
+        return found
+
+    async def _player(self, subject: str, players: dict[str, Player] | None) -> Player:
+        if players is None:
+            players = await self._players({subject})
+        player = players.get(subject)
+        if player is None:
+            raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
+        return player
 
     def _check_times(self, fields: RecordFields) -> None:
         rejection = check_time_window(
@@ -80,7 +105,8 @@ class Ingestor(CreditService):
         if rejection is not None:
             raise Refused(rejection.reason, rejection.message)
 
-    async def _process(self, partner_id: str, record: dict) -> RecordOutcome:
+    async def _process(self, partner_id: str, record: dict,
+                       players: dict[str, Player] | None) -> RecordOutcome:
         record_id = record["id"]
         player = None
         try:
@@ -88,7 +114,7 @@ class Ingestor(CreditService):
                 fields = parse_fields(record)
             except FieldError as exc:
                 raise Refused("INVALID_FIELD", str(exc)) from None
-            player = await self._player(fields.subject)
+            player = await self._player(fields.subject, players)
             self._check_times(fields)
             methodology = self.registry.for_kind(fields.kind, fields.started_at)
             if methodology is None:
@@ -106,9 +132,6 @@ class Ingestor(CreditService):
 
         local_date = fields.started_at.astimezone(self.zone).date()
         async with in_transaction():
-            partner_record = await PartnerRecord.create(
-                partner_id=partner_id, record_id=record_id, payload=record, status="accepted"
-            )
             daily = await lock_daily(str(player.id), local_date, fields.kind)
             calc = calculate(
                 methodology,
@@ -133,11 +156,12 @@ class Ingestor(CreditService):
                 credited_at = await credit_activity(activity, calc, daily, key=f"activity:{activity.id}")
                 effects = await self.game.on_activity(str(player.id), fields.kind, calc.growth,
                                                       local_date, 1)
-            partner_record.activity = activity
-            partner_record.status = activity.status
-            partner_record.reason = activity.reject_reason
-            partner_record.message = activity.reject_message
-            await partner_record.save(update_fields=["activity_id", "status", "reason", "message"])
+            # claimed last: a concurrent copy of this record meets the unique index here
+            # and the whole transaction rolls back (the daily lock has serialised the two)
+            await PartnerRecord.create(
+                partner_id=partner_id, record_id=record_id, payload=record,
+                status=activity.status, reason=activity.reject_reason,
+                message=activity.reject_message, activity=activity)
         if rejection is not None:
             return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=rejection.message)
         await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)

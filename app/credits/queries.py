@@ -5,19 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from tortoise.expressions import Q
-
 from app.credits.models import Activity, PartnerRecord
+from app.database import newest_first
 
 
 async def player_activities(
     player_id: str, limit: int, after: tuple[datetime, uuid.UUID] | None
 ) -> list[Activity]:
-    query = Activity.filter(player_id=player_id)
-    if after is not None:
-        created, last_id = after
-        query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id))
-    return await query.order_by("-created_at", "-id").limit(limit)
+    return await newest_first(Activity.filter(player_id=player_id), after).limit(limit)
 
 
 async def partner_records(

@@ -1,10 +1,10 @@
 """Rebuild every leaderboard from the ledger (the source of truth).
 
 Deletes all `lb:*` keys (SCAN + UNLINK; on Redis Cluster redis-py scans every primary and
-splits UNLINK by slot), then replays every CO2E_GRAMS ledger line of a player account,
-streamed in id order in batches, through `Leaderboards.record` with the line's `created_at`
-as the time. Because the increment keeps the latest time per player and board, the result
-does not depend on replay order and equals the boards recorded live with the same lines.
+splits UNLINK by slot), then sums every CO2E_GRAMS ledger line of each player account per
+board, keeping the latest `created_at` as the tie-break, exactly as the live increment
+script does line by line (it keeps the latest time, so the order of the lines does not
+matter), and writes each board with ZADD. The result equals the boards recorded live.
 
 Notes: the player's *current* city is used for the CITY boards; boards whose expiry has
 already passed are not recreated; activities recorded live while a rebuild runs may be
@@ -15,17 +15,38 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
+
+from tortoise import connections
 
 from app.accounts.models import Player
+from app.clock import utcnow
+from app.database import dialect_sql
+from app.leaderboards import keys as K
 from app.leaderboards.boards import Leaderboards
-from app.ledger.models import LedgerLine
+from app.ledger.models import LedgerAccount, LedgerLine
 from app.ledger.service import Asset
 
-BATCH = 5000
-CONCURRENCY = 64
+BATCH = 5000  # players per batch
 PLAYER_PREFIX = "player:"
+LIMIT = 9007199254740992.0  # 2**53, as in the increment script
+# ZADD a board's members from one "score member\nscore member…" string: packing millions
+# of separate arguments costs redis-py far more than Redis takes to split one string
+ZADD_LUA = """
+local args = {}
+for score, member in string.gmatch(ARGV[1], '([^ \\n]+) ([^\\n]+)') do
+  args[#args + 1] = score
+  args[#args + 1] = member
+  if #args >= 1000 then
+    redis.call('ZADD', KEYS[1], unpack(args))
+    args = {}
+  end
+end
+if #args > 0 then redis.call('ZADD', KEYS[1], unpack(args)) end
+return 1
+"""
 
 
 async def delete_all_boards(redis, chunk: int = 500) -> int:
@@ -42,49 +63,115 @@ async def delete_all_boards(redis, chunk: int = 500) -> int:
     return removed
 
 
-def _lines():
-    return LedgerLine.filter(asset=Asset.CO2E_GRAMS.value,
-                             account__owner__startswith=PLAYER_PREFIX)
+def _final_score(grams: int, k: int) -> float:
+    """What the increment script leaves after all of a player's activities on one board:
+    the summed grams, the latest time (smallest k), coarsened as the script coarsens it."""
+    if grams < K.MAX_EXACT_GRAMS:  # the common case: nothing to coarsen
+        return (grams * K.TIE_SCALE + k) / K.TIE_SCALE
+    unit = 1.0
+    while (grams + 1) * K.TIE_SCALE > LIMIT * unit:
+        unit *= 2
+    k = int(k // unit * unit)
+    return (grams * K.TIE_SCALE + k) / K.TIE_SCALE
 
 
 async def rebuild_from_ledger(redis, timezone: str,
                               progress: Callable[[int, int], object] | None = None,
                               batch_size: int = BATCH) -> int:
-    """Recompute all boards from the ledger; returns the number of ledger lines processed."""
+    """Recompute all boards from the ledger; returns the number of ledger lines processed.
+
+    Players are taken a batch at a time (their CO2e accounts in id order), so each
+    player's lines are all in one batch: the batch's totals per board are final and go
+    to Redis as one ZADD per board (pipelined), not one script call per line."""
     boards = Leaderboards(redis, timezone)
     await delete_all_boards(redis)
-    total = await _lines().count()
-    done = 0
-    last_id = 0
+    # every account keeps its line count: summing those reads the accounts, not the lines
+    conn = connections.get("default")
+    _, counted = await conn.execute_query(
+        dialect_sql(conn, "SELECT SUM(line_count) FROM ledger_account WHERE asset = {1} "
+                          f"AND owner LIKE '{PLAYER_PREFIX}%'"), [Asset.CO2E_GRAMS.value])
+    total = int(counted[0][0] or 0)
+    done, last_account = 0, 0
+    now = int(utcnow().timestamp())
     if progress is not None:
         progress(0, total)
+    expiring: dict[str, int] = {}
+    boards_of_slot: dict[tuple[str | None, int], list[tuple[str, int | None]]] = {}
+    load = redis.register_script(ZADD_LUA)
+    sending: asyncio.Future | None = None
     while True:
-        rows = await (_lines().filter(id__gt=last_id).order_by("id").limit(batch_size)
-                      .values("id", "amount", "created_at", "account__owner"))
-        if not rows:
+        accounts = await (LedgerAccount.filter(asset=Asset.CO2E_GRAMS.value,
+                                               owner__startswith=PLAYER_PREFIX,
+                                               id__gt=last_account)
+                          .order_by("id").limit(batch_size).values_list("id", "owner"))
+        if not accounts:
             break
-        last_id = rows[-1]["id"]
-        player_ids = {r["account__owner"].removeprefix(PLAYER_PREFIX) for r in rows}
+        last_account = accounts[-1][0]
+        owner_of = {acc_id: owner.removeprefix(PLAYER_PREFIX) for acc_id, owner in accounts}
         valid = []
-        for pid in player_ids:
+        for pid in owner_of.values():
             try:
                 valid.append(uuid.UUID(pid))
             except ValueError:
                 pass
-        cities = {str(pid): city for pid, city in
-                  await Player.filter(id__in=valid).values_list("id", "city")}
-        semaphore = asyncio.Semaphore(CONCURRENCY)
-
-        async def replay(row: dict, cities: dict = cities, semaphore=semaphore) -> None:
-            pid = row["account__owner"].removeprefix(PLAYER_PREFIX)
-            async with semaphore:
-                at = row["created_at"]
-                if at.tzinfo is None:  # stored in UTC (use_tz); be safe with naive values
-                    at = at.replace(tzinfo=UTC)
-                await boards.record(pid, cities.get(pid), int(row["amount"]), at)
-
-        await asyncio.gather(*(replay(r) for r in rows))
-        done += len(rows)
+        if conn.capabilities.dialect == "postgres":  # one array parameter plans far faster than thousands of IN parameters
+            _, found = await conn.execute_query(
+                "SELECT id, city FROM player WHERE id = ANY($1::uuid[])", [valid])
+        else:
+            found = await Player.filter(id__in=valid).values_list("id", "city")
+        cities = {str(pid): city for pid, city in found}
+        # a range on the (account, seq) index: an IN list of thousands of ids gets a
+        # sequential scan of the whole ledger from PostgreSQL's planner
+        _, rows = await conn.execute_query(
+            dialect_sql(conn, "SELECT account_id, amount, created_at FROM ledger_line "
+                              "WHERE account_id >= {1} AND account_id <= {2} AND asset = {3}"),
+            [accounts[0][0], last_account, Asset.CO2E_GRAMS.value])
+        lines = [(r[0], r[1], r[2]) for r in rows if r[0] in owner_of]
+        totals: dict[str, dict[str, list[int]]] = defaultdict(dict)  # key -> member -> [g, k]
+        for acc_id, amount, at in lines:
+            grams = int(amount)
+            if grams <= 0:
+                continue
+            if isinstance(at, str):  # SQLite hands back text
+                at = datetime.fromisoformat(at)
+            if at.tzinfo is None:  # stored in UTC (use_tz); be safe with naive values
+                at = at.replace(tzinfo=UTC)
+            pid = owner_of[acc_id]
+            city = cities.get(pid)
+            # every real zone offset is a multiple of 15 minutes, so all the moments of a
+            # 15-minute UTC slot fall in the same local day, week and month
+            slot = (city, int(at.timestamp()) // 900)
+            targets = boards_of_slot.get(slot)
+            if targets is None:
+                targets = [(key, exp) for key, exp in boards.boards_for(city, at)
+                           if exp is None or exp > now]
+                boards_of_slot[slot] = targets
+                expiring.update((key, exp) for key, exp in targets if exp is not None)
+            k = K.tie_units(at)
+            for key, _ in targets:
+                entry = totals[key].get(pid)
+                if entry is None:
+                    totals[key][pid] = [grams, k]
+                else:
+                    entry[0] += grams
+                    if k < entry[1]:
+                        entry[1] = k
+        if sending is not None:  # Redis works on one batch while Python sums the next
+            await sending
+        pipe = redis.pipeline(transaction=False)
+        for key, members in totals.items():  # one script call per board and batch
+            payload = "\n".join(f"{_final_score(g, k)!r} {pid}"
+                                 for pid, (g, k) in members.items())
+            await load(keys=[key], args=[payload], client=pipe)  # queued, not sent
+        sending = asyncio.ensure_future(pipe.execute())
+        done += len(lines)
         if progress is not None:
             progress(done, max(total, done))
+    if sending is not None:
+        await sending
+    if expiring:
+        async with redis.pipeline(transaction=False) as pipe:
+            for key, expire in expiring.items():
+                pipe.expireat(key, expire)
+            await pipe.execute()
     return done

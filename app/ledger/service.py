@@ -19,6 +19,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.database import dialect_sql
 from app.errors import ErrorCode, ServiceError
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction
@@ -31,11 +32,28 @@ class Asset(StrEnum):
     CO2E_GRAMS = "CO2E_GRAMS"
 
 
+_SHORT_OF = {Asset.CARBON_POINT: "Not enough carbon points.", Asset.ENERGY: "Not enough energy."}
 ISSUANCE_SHARDS = 16  # issuance is spread over shards so credits do not queue on one row
 
 
 def player_owner(player_id: str) -> str:
     return f"player:{player_id}"
+
+
+def merchant_owner(merchant_id: str) -> str:
+    return f"merchant:{merchant_id}"
+
+
+def sharded_owner(name: str, key: str) -> str:
+    """A system account spread over shards (like issuance) so busy writers do not queue on one row."""
+    return f"system:{name}:{zlib.crc32(str(key).encode()) % ISSUANCE_SHARDS:02d}"
+
+
+def transfer(from_owner: str, to_owner: str, asset: Asset, amount: int) -> list[Posting]:
+    """Postings that move `amount` of `asset` from one owner to another."""
+    if amount <= 0:
+        raise ValueError("a transfer moves a positive amount")
+    return [Posting(from_owner, asset, -amount), Posting(to_owner, asset, amount)]
 
 
 def issuance_owner(player_id: str) -> str:
@@ -77,18 +95,38 @@ def _check_balanced(postings: list[Posting]) -> None:
         raise ValueError(f"postings do not sum to zero per asset: {unbalanced}")
 
 
-async def _account_id(conn, owner: str, asset: Asset) -> int:
-    """The account's id, creating it if new (safe inside a transaction and under races)."""
-    await conn.execute_query(
-        _sql(conn, "INSERT INTO ledger_account (owner, asset, balance, allow_negative, line_count, "
-                   "last_hash) VALUES ({1}, {2}, 0, {3}, 0, '') ON CONFLICT (owner, asset) DO NOTHING"),
-        [owner, asset.value, owner.startswith("system:")],
-    )
-    rows = await conn.execute_query_dict(
-        _sql(conn, "SELECT id FROM ledger_account WHERE owner = {1} AND asset = {2}"),
-        [owner, asset.value],
-    )
-    return int(rows[0]["id"])
+async def _lock_accounts(conn, keys: list[tuple[str, Asset]]
+                         ) -> dict[tuple[str, Asset], tuple[int, int, int, str, bool]]:
+    """(id, balance, line count, last hash, may go negative) per (owner, asset), the rows
+    locked in id order (`FOR UPDATE` on PostgreSQL; SQLite runs one writing transaction at
+    a time). Missing accounts are created first with one multi-row INSERT … ON CONFLICT,
+    safe under races; usually they all exist and this is one statement."""
+    keys = sorted(set(keys))
+    lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
+
+    async def select() -> dict[tuple[str, Asset], tuple[int, int, int, str, bool]]:
+        where = " OR ".join(f"(owner = {{{2 * i + 1}}} AND asset = {{{2 * i + 2}}})"
+                            for i in range(len(keys)))
+        rows = await conn.execute_query_dict(
+            dialect_sql(conn, "SELECT id, owner, asset, balance, line_count, last_hash, allow_negative "
+                       f"FROM ledger_account WHERE {where} ORDER BY id{lock}", len(keys) * 2),
+            [v for owner, asset in keys for v in (owner, asset.value)])
+        return {(r["owner"], Asset(r["asset"])): (int(r["id"]), int(r["balance"]),
+                                                  int(r["line_count"]), r["last_hash"],
+                                                  bool(r["allow_negative"])) for r in rows}
+
+    found = await select()
+    missing = [k for k in keys if k not in found]
+    if missing:  # sorted, so concurrent creators take the unique index in one order
+        values = ", ".join(f"({{{3 * i + 1}}}, {{{3 * i + 2}}}, 0, {{{3 * i + 3}}}, 0, '')"
+                           for i in range(len(missing)))
+        await conn.execute_query(
+            dialect_sql(conn, "INSERT INTO ledger_account (owner, asset, balance, allow_negative, "
+                       f"line_count, last_hash) VALUES {values} ON CONFLICT (owner, asset) "
+                       "DO NOTHING", len(missing) * 3),
+            [v for owner, asset in missing for v in (owner, asset.value, owner.startswith("system:"))])
+        found = await select()
+    return found
 
 
 async def post(
@@ -113,49 +151,67 @@ async def post(
 async def post_in_transaction(
     type: str, idempotency_key: str, postings: list[Posting], reference: str | None = None
 ) -> LedgerTransaction:
-    """Post inside the caller's database transaction (which a duplicate key aborts)."""
+    """Post inside the caller's database transaction (which a duplicate key aborts).
+
+    Four statements whatever the number of accounts: the transaction row, the accounts
+    read and locked in id order, one UPDATE of all their balances, chain heads and line
+    counts, and the lines. The balance check happens under that lock, so a player
+    balance can never go below zero, however many writers race."""
     _check_balanced(postings)
     conn = connections.get("default")
     tx = await LedgerTransaction.create(
         type=type, idempotency_key=idempotency_key, reference=reference
     )
-    per_account: dict[tuple[int, Asset], int] = defaultdict(int)
+    accounts = await _lock_accounts(conn, [(p.owner, p.asset) for p in postings])
+    per_account: dict[int, int] = defaultdict(int)
+    asset_of: dict[int, Asset] = {}
+    heads: dict[int, tuple[int, int, str, bool]] = {}
     for p in postings:
-        per_account[(await _account_id(conn, p.owner, p.asset), p.asset)] += p.amount
+        acc_id, *head = accounts[(p.owner, p.asset)]
+        per_account[acc_id] += p.amount
+        asset_of[acc_id] = p.asset
+        heads[acc_id] = tuple(head)
     now = tx.created_at  # lines carry their transaction's time (leaderboards replay it)
-    lines = []
-    for (acc_id, asset), amount in sorted(per_account.items()):
-        balance, seq, prev = await _apply(conn, acc_id, amount, asset)
+    lines, updates = [], []
+    for acc_id in sorted(per_account):
+        amount, asset = per_account[acc_id], asset_of[acc_id]
+        balance, seq, prev, allow_negative = heads[acc_id]
+        balance, seq = balance + amount, seq + 1
+        if balance < 0 and not allow_negative:
+            raise ServiceError(
+                ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
+                _SHORT_OF.get(asset, f"Not enough {asset.value.lower().replace('_', ' ')}."),
+            )
         digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
-        await conn.execute_query(
-            _sql(conn, "UPDATE ledger_account SET last_hash = {1} WHERE id = {2}"), [digest, acc_id]
-        )
+        updates.append((acc_id, balance, seq, digest))
         lines.append(LedgerLine(transaction_id=tx.id, account_id=acc_id, seq=seq, asset=asset,
                                 amount=amount, balance_after=balance, created_at=now, hash=digest))
+    await _write_heads(conn, updates)
     await LedgerLine.bulk_create(lines)
     return tx
 
 
-def _sql(conn, template: str) -> str:
-    """Fill numbered placeholders in the connection's dialect ($1 or ?1)."""
-    mark = "$" if conn.capabilities.dialect == "postgres" else "?"
-    return template.format(*[f"{mark}{i}" for i in range(10)])
+async def _write_heads(conn, updates: list[tuple[int, int, int, str]]) -> None:
+    """Set balance, line count and chain head of several accounts in one statement."""
+    params: list = []
+    postgres = conn.capabilities.dialect == "postgres"
 
+    def case(column: int, pg_type: str) -> str:
+        whens = []
+        for update in updates:
+            params.extend((update[0], update[column]))
+            cast = f"::{pg_type}" if postgres else ""
+            whens.append(f"WHEN {{{len(params) - 1}}} THEN {{{len(params)}}}{cast}")
+        return "CASE id " + " ".join(whens) + " END"
 
-async def _apply(conn, acc_id: int, amount: int, asset: Asset) -> tuple[int, int, str]:
-    sql = (
-        "UPDATE ledger_account SET balance = balance + {1}, line_count = line_count + 1 "
-        "WHERE id = {2} AND (allow_negative OR balance + {1} >= 0) "
-        "RETURNING balance, line_count, last_hash"
-    )
-    rows = await conn.execute_query_dict(_sql(conn, sql), [amount, acc_id])
-    if not rows:
-        raise ServiceError(
-            ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
-            f"Not enough {asset.value.lower().replace('_', ' ')} for this.",
-        )
-    row = rows[0]
-    return int(row["balance"]), int(row["line_count"]), row["last_hash"]
+    balance, count, head = case(1, "bigint"), case(2, "bigint"), case(3, "varchar")
+    ids = []
+    for update in updates:
+        params.append(update[0])
+        ids.append(f"{{{len(params)}}}")
+    await conn.execute_query(
+        dialect_sql(conn, f"UPDATE ledger_account SET balance = {balance}, line_count = {count}, "
+                   f"last_hash = {head} WHERE id IN ({', '.join(ids)})", len(params)), params)
 
 
 async def balances(player_id: str) -> dict[Asset, int]:

@@ -19,17 +19,18 @@ from game.model import Question, Rules
 
 
 async def lock_planet(player_id: str) -> Planet:
-    """The player's planet row, created if new, locked until the transaction ends."""
+    """The player's planet row, created if new, locked until the transaction ends: one
+    upsert, whose DO UPDATE takes the row lock (SQLite runs one writer at a time)."""
     conn = connections.get("default")
     postgres = conn.capabilities.dialect == "postgres"
     now = utcnow()
-    await conn.execute_query(
+    rows = await conn.execute_query_dict(
         "INSERT INTO planet (player_id, state, updated_at) VALUES "
         + ("($1, '{}', $2)" if postgres else "(?, '{}', ?)")
-        + " ON CONFLICT (player_id) DO NOTHING",
+        + " ON CONFLICT (player_id) DO UPDATE SET player_id = EXCLUDED.player_id RETURNING *",
         [str(player_id), now if postgres else now.isoformat()],
     )
-    return await Planet.filter(player_id=player_id).select_for_update().get()
+    return Planet._init_from_db(**rows[0])
 
 
 async def apply_event(player_id: str, event: Event, rules: Rules) -> list[Effect]:
