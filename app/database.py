@@ -7,9 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlite3
+
 import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import BaseORMException
 from tortoise.expressions import Q
 from tortoise.migrations.api import migrate as run_migrations
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -128,3 +131,9 @@ def dialect_sql(conn: Any, template: str, count: int = 9) -> str:
     """Fill numbered placeholders {1}..{count} in the connection's dialect ($1 or ?1)."""
     mark = "$" if conn.capabilities.dialect == "postgres" else "?"
     return template.format(*[f"{mark}{i}" for i in range(count + 1)])
+
+
+# What a database can raise: Tortoise's errors and the drivers' own (a deadlock, a
+# serialisation failure or a lost connection reach the caller untranslated).
+DATABASE_ERRORS = (BaseORMException, asyncpg.PostgresError, asyncpg.InterfaceError,
+                   sqlite3.Error, OSError)

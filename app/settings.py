@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "CARBON_REDIS_URL")
     )
+    redis_max_connections: int = Field(default=200, ge=1)
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     secret_key: str = DEV_SECRET
 
     access_token_ttl_seconds: int = Field(default=900, ge=60)

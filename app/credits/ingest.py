@@ -1,15 +1,17 @@
 """Partner ingestion: each record credited exactly once, or kept with why it was not.
 
-Per record, one database transaction: lock the player's totals for that day and kind,
-compute with the methodology in effect when the activity started, write the activity,
-post its credit to the ledger, update the planet, and claim (partner, record id) by
-inserting the partner record last: a duplicate, even a concurrent one, meets the
-unique index there and rolls its whole transaction back. Records already received and
-the batch's players are read once per batch.
+For a record: lock the player's totals for that day and kind, compute with the
+methodology in effect when the activity started, write the activity, post its credit to
+the ledger, update the planet, and claim (partner, record id) by inserting the partner
+record last: a duplicate, even a concurrent one, meets the unique index there and rolls
+its whole transaction back. A batch's new records do all this together in one
+transaction, a statement per kind of row; if that transaction fails, each record is
+tried again in its own.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -18,11 +20,15 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
-from app.credits.crediting import CreditService, credit_activity, provenance, totals
-from app.credits.daily import lock_daily
-from app.credits.models import Activity, PartnerRecord
+from app.credits.crediting import CreditService, add_to_daily, credit_activity, provenance, totals
+from app.credits.daily import lock_dailies, lock_daily
+from app.credits.models import Activity, DailyCredit, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
-from methodology import ActivityInput, calculate, check_time_window
+from app.database import DATABASE_ERRORS
+from app.ledger.service import Entry, credit, post_many_in_transaction
+from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
+
+log = logging.getLogger("carbon_planet.ingest")
 
 
 @dataclass
@@ -47,18 +53,104 @@ class Refused(Exception):
 
 class Ingestor(CreditService):
     async def ingest(self, partner_id: str, records: list[dict]) -> list[RecordOutcome]:
-        """Each record in turn; what is already known (earlier records, players) is read
-        for the whole batch in two queries first."""
+        """A batch: what is already known (earlier records, players) is read in two
+        queries, then the new records are credited together in one transaction. Should
+        that fail (a concurrent copy of a record, a deadlock), it rolls back whole and
+        the records go one by one, each in its own transaction."""
         ids = [record["id"] for record in records]
         seen = {r.record_id: r for r in
                 await PartnerRecord.filter(partner_id=partner_id, record_id__in=ids)}
         players = await self._players({record.get("subject") for record in records})
+        fresh = [record for record in records if record["id"] not in seen]
+        together: dict[int, RecordOutcome] = {}
+        if len(fresh) > 1:
+            try:
+                together = dict(zip(map(id, fresh), await self._ingest_together(partner_id, fresh, players),
+                                    strict=True))
+            except DATABASE_ERRORS as exc:
+                log.info("%d records credited one by one after the batch failed: %s", len(fresh), exc)
         outcomes = []
         for record in records:
             earlier = seen.get(record["id"])
-            outcomes.append(_duplicate(earlier) if earlier is not None
-                            else await self.ingest_one(partner_id, record, players))
+            if earlier is not None:
+                outcomes.append(_duplicate(earlier))
+            elif id(record) in together:
+                outcomes.append(together[id(record)])
+            else:
+                outcomes.append(await self.ingest_one(partner_id, record, players))
         return outcomes
+
+    async def _ingest_together(self, partner_id: str, records: list[dict],
+                               players: dict[str, Player]) -> list[RecordOutcome]:
+        """New records in one transaction, in the per-record order of locks (the day's
+        totals, then accounts, then planets), each kind of row locked by one statement in
+        key order, and each kind of row written by one statement. The partner records are
+        claimed last, so a concurrent copy of any record rolls the whole batch back."""
+        plans: list[tuple | None] = []  # (fields, player, methodology) | (Refused, player) | None
+        first: dict[str, int] = {}
+        for record in records:
+            if record["id"] in first:
+                plans.append(None)  # the same record twice in one batch
+                continue
+            first[record["id"]] = len(plans)
+            known: list[Player] = []
+            try:
+                plans.append(self._prepare(record, players, known))
+            except Refused as refused:
+                plans.append((refused, known[0] if known else None))
+        outcomes: list[RecordOutcome | None] = []
+        rows: dict[str, PartnerRecord] = {}
+        activities, credits, events, credited = [], [], [], []
+        async with in_transaction():
+            dailies = await lock_dailies([
+                (str(plan[1].id), plan[0].started_at.astimezone(self.zone).date(), plan[0].kind)
+                for plan in plans if plan is not None and not isinstance(plan[0], Refused)])
+            changed: dict[int, DailyCredit] = {}
+            for record, plan in zip(records, plans, strict=True):
+                if plan is None:
+                    outcomes.append(None)
+                    continue
+                if isinstance(plan[0], Refused):
+                    refused, player = plan
+                    activity = self._refused_activity(player, partner_id, record, refused)
+                    status, reason, message = "rejected", refused.reason, refused.message
+                    outcomes.append(RecordOutcome(record["id"], status, reason=reason, message=message))
+                else:
+                    fields, player, methodology = plan
+                    local_date = fields.started_at.astimezone(self.zone).date()
+                    daily = dailies[(str(player.id), local_date, fields.kind)]
+                    calc, activity = self._calculated(partner_id, fields, player, methodology, daily)
+                    status, reason, message = activity.status, activity.reject_reason, activity.reject_message
+                    if calc.rejection is not None:
+                        outcomes.append(RecordOutcome(record["id"], status, reason=reason, message=message))
+                    else:
+                        amounts = add_to_daily(daily, calc)
+                        changed[daily.id] = daily
+                        if any(amounts.values()):
+                            credits.append(Entry("ACTIVITY_CREDIT", f"activity:{activity.id}",
+                                                 credit(str(player.id), amounts),
+                                                 reference=f"activity:{activity.id}"))
+                        events.append((str(player.id), fields.kind, calc.growth, local_date, 1))
+                        credited.append((player, calc.reduction_grams,
+                                         len(credits) - 1 if any(amounts.values()) else None))
+                        outcomes.append(_accepted(record["id"], activity))
+                if activity is not None:
+                    activities.append(activity)
+                rows[record["id"]] = PartnerRecord(
+                    partner_id=partner_id, record_id=record["id"], payload=record, status=status,
+                    reason=reason, message=message, activity_id=activity.id if activity else None)
+            await Activity.bulk_create(activities)
+            txs = await post_many_in_transaction(credits)
+            await DailyCredit.bulk_update(list(changed.values()),
+                                          fields=["reduction_grams", "points", "growth", "energy"])
+            effects = await self.game.on_activities(events)
+            await PartnerRecord.bulk_create(list(rows.values()))
+        now = utcnow()
+        await self.game.after_commit_many([
+            (player, grams, txs[index].created_at if index is not None else now, found)
+            for (player, grams, index), found in zip(credited, effects, strict=True)])
+        return [outcome if outcome is not None else _duplicate(rows[record["id"]])
+                for record, outcome in zip(records, outcomes, strict=True)]
 
     async def ingest_one(self, partner_id: str, record: dict,
                          players: dict[str, Player] | None = None) -> RecordOutcome:
@@ -88,14 +180,6 @@ class Ingestor(CreditService):
             found.update({s: ps[0] for s, ps in links.items() if len(ps) == 1})
         return found
 
-    async def _player(self, subject: str, players: dict[str, Player] | None) -> Player:
-        if players is None:
-            players = await self._players({subject})
-        player = players.get(subject)
-        if player is None:
-            raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
-        return player
-
     def _check_times(self, fields: RecordFields) -> None:
         rejection = check_time_window(
             fields.started_at, fields.ended_at, utcnow(),
@@ -105,25 +189,37 @@ class Ingestor(CreditService):
         if rejection is not None:
             raise Refused(rejection.reason, rejection.message)
 
+    def _prepare(self, record: dict, players: dict[str, Player] | None, player_box: list
+                 ) -> tuple[RecordFields, Player, Methodology]:
+        """Fields, player and methodology of a record that can be credited, or Refused
+        (`player_box` receives the player once known, for the refused activity)."""
+        try:
+            fields = parse_fields(record)
+        except FieldError as exc:
+            raise Refused("INVALID_FIELD", str(exc)) from None
+        if players is None or fields.subject not in players:
+            raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
+        player = players[fields.subject]
+        player_box.append(player)
+        self._check_times(fields)
+        methodology = self.registry.for_kind(fields.kind, fields.started_at)
+        if methodology is None:
+            raise Refused("UNKNOWN_KIND", f"no methodology covers kind {fields.kind!r}")
+        return fields, player, methodology
+
     async def _process(self, partner_id: str, record: dict,
                        players: dict[str, Player] | None) -> RecordOutcome:
         record_id = record["id"]
-        player = None
+        if players is None:
+            players = await self._players({record.get("subject")})
+        known: list[Player] = []
         try:
-            try:
-                fields = parse_fields(record)
-            except FieldError as exc:
-                raise Refused("INVALID_FIELD", str(exc)) from None
-            player = await self._player(fields.subject, players)
-            self._check_times(fields)
-            methodology = self.registry.for_kind(fields.kind, fields.started_at)
-            if methodology is None:
-                raise Refused("UNKNOWN_KIND", f"no methodology covers kind {fields.kind!r}")
+            fields, player, methodology = self._prepare(record, players, known)
         except Refused as refused:
             async with in_transaction():
-                activity = None
-                if player is not None and isinstance(record.get("kind"), str):
-                    activity = await self._rejected_activity(player, partner_id, record, refused)
+                activity = self._refused_activity(known[0] if known else None, partner_id, record, refused)
+                if activity is not None:
+                    await activity.save()
                 await PartnerRecord.create(
                     partner_id=partner_id, record_id=record_id, payload=record, status="rejected",
                     reason=refused.reason, message=refused.message, activity=activity,
@@ -133,24 +229,9 @@ class Ingestor(CreditService):
         local_date = fields.started_at.astimezone(self.zone).date()
         async with in_transaction():
             daily = await lock_daily(str(player.id), local_date, fields.kind)
-            calc = calculate(
-                methodology,
-                ActivityInput(kind=fields.kind, distance_meters=fields.distance_meters,
-                              started_at=fields.started_at, ended_at=fields.ended_at),
-                totals(daily),
-            )
+            calc, activity = self._calculated(partner_id, fields, player, methodology, daily)
+            await activity.save()
             rejection = calc.rejection
-            activity = await Activity.create(
-                player=player, kind=fields.kind, source=f"partner:{partner_id}",
-                occurred_at=fields.started_at, ended_at=fields.ended_at, local_date=local_date,
-                distance_meters=fields.distance_meters,
-                reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
-                energy=calc.energy, status="rejected" if rejection else "accepted",
-                reject_reason=rejection.reason if rejection else None,
-                reject_message=rejection.message if rejection else None,
-                methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
-                provenance=provenance(calc),
-            )
             effects, credited_at = [], None
             if rejection is None:
                 credited_at = await credit_activity(activity, calc, daily, key=f"activity:{activity.id}")
@@ -165,23 +246,52 @@ class Ingestor(CreditService):
         if rejection is not None:
             return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=rejection.message)
         await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
-        return RecordOutcome(record_id, "accepted", activityId=str(activity.id),
-                             reductionGrams=calc.reduction_grams, points=calc.points)
+        return _accepted(record_id, activity)
 
-    async def _rejected_activity(self, player: Player, partner_id: str, record: dict,
-                                 refused: Refused) -> Activity | None:
+    def _calculated(self, partner_id: str, fields: RecordFields, player: Player,
+                    methodology: Methodology, daily: DailyCredit) -> tuple[Calculation, Activity]:
+        """The calculation against the day's totals so far, and its (unsaved) activity."""
+        calc = calculate(
+            methodology,
+            ActivityInput(kind=fields.kind, distance_meters=fields.distance_meters,
+                          started_at=fields.started_at, ended_at=fields.ended_at),
+            totals(daily),
+        )
+        rejection = calc.rejection
+        return calc, Activity(
+            player=player, kind=fields.kind, source=f"partner:{partner_id}",
+            occurred_at=fields.started_at, ended_at=fields.ended_at,
+            local_date=fields.started_at.astimezone(self.zone).date(),
+            distance_meters=fields.distance_meters,
+            reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
+            energy=calc.energy, status="rejected" if rejection else "accepted",
+            reject_reason=rejection.reason if rejection else None,
+            reject_message=rejection.message if rejection else None,
+            methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
+            provenance=provenance(calc),
+        )
+
+    def _refused_activity(self, player: Player | None, partner_id: str, record: dict,
+                          refused: Refused) -> Activity | None:
         """A refused record of a known player shows in their activities, with the reason."""
+        if player is None or not isinstance(record.get("kind"), str):
+            return None
         try:
             fields = parse_fields(record)
         except FieldError:
             return None
-        return await Activity.create(
+        return Activity(
             player=player, kind=fields.kind, source=f"partner:{partner_id}",
             occurred_at=fields.started_at, ended_at=fields.ended_at,
             local_date=fields.started_at.astimezone(self.zone).date(),
             distance_meters=fields.distance_meters, status="rejected",
             reject_reason=refused.reason, reject_message=refused.message,
         )
+
+
+def _accepted(record_id: str, activity: Activity) -> RecordOutcome:
+    return RecordOutcome(record_id, "accepted", activityId=str(activity.id),
+                         reductionGrams=activity.reduction_grams, points=activity.points)
 
 
 def _duplicate(existing: PartnerRecord) -> RecordOutcome:

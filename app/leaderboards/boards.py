@@ -112,6 +112,26 @@ class Leaderboards:
                 args=[member, int(grams), k, *[exp or 0 for _, exp in boards]],
             )
 
+    async def record_many(self, items: Sequence[tuple[str, str | None, int, datetime]]) -> None:
+        """`record` for several (player id, city, grams, at), in one pipelined round trip."""
+        if self._cluster:
+            for item in items:
+                await self.record(*item)
+            return
+        now = int(utcnow().timestamp())
+        pipe = self.redis.pipeline(transaction=False)
+        queued = 0
+        for player_id, city, grams, at in items:
+            boards = [(key, exp) for key, exp in self.boards_for(city, at) if exp is None or exp > now]
+            if grams <= 0 or not boards:
+                continue
+            await self._increment(keys=[key for key, _ in boards],
+                                  args=[str(player_id), int(grams), K.tie_units(at),
+                                        *[exp or 0 for _, exp in boards]], client=pipe)
+            queued += 1
+        if queued:
+            await pipe.execute()
+
     # -- reading -----------------------------------------------------------------------
 
     def key(self, scope: str, period: str, *, city: str | None = None,

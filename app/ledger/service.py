@@ -148,47 +148,67 @@ async def post(
     return PostResult(tx, created=True)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One ledger transaction to post: its type, idempotency key, postings, reference."""
+
+    type: str
+    idempotency_key: str
+    postings: list[Posting]
+    reference: str | None = None
+
+
 async def post_in_transaction(
     type: str, idempotency_key: str, postings: list[Posting], reference: str | None = None
 ) -> LedgerTransaction:
-    """Post inside the caller's database transaction (which a duplicate key aborts).
+    """Post inside the caller's database transaction (which a duplicate key aborts)."""
+    return (await post_many_in_transaction([Entry(type, idempotency_key, postings, reference)]))[0]
 
-    Four statements whatever the number of accounts: the transaction row, the accounts
-    read and locked in id order, one UPDATE of all their balances, chain heads and line
-    counts, and the lines. The balance check happens under that lock, so a player
-    balance can never go below zero, however many writers race."""
-    _check_balanced(postings)
+
+async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransaction]:
+    """Post several transactions, in order, inside the caller's database transaction.
+
+    Four statements whatever the number of transactions and accounts: the transaction
+    rows, the accounts read and locked in id order, one UPDATE of all their balances,
+    chain heads and line counts, and the lines. The balance check happens under that
+    lock, so a player balance can never go below zero, however many writers race."""
+    if not entries:
+        return []
+    for entry in entries:
+        _check_balanced(entry.postings)
     conn = connections.get("default")
-    tx = await LedgerTransaction.create(
-        type=type, idempotency_key=idempotency_key, reference=reference
-    )
-    accounts = await _lock_accounts(conn, [(p.owner, p.asset) for p in postings])
-    per_account: dict[int, int] = defaultdict(int)
-    asset_of: dict[int, Asset] = {}
+    txs = [LedgerTransaction(type=e.type, idempotency_key=e.idempotency_key, reference=e.reference)
+           for e in entries]
+    await LedgerTransaction.bulk_create(txs)  # sets each created_at; a duplicate key aborts
+    accounts = await _lock_accounts(conn, [(p.owner, p.asset) for e in entries for p in e.postings])
     heads: dict[int, tuple[int, int, str, bool]] = {}
-    for p in postings:
-        acc_id, *head = accounts[(p.owner, p.asset)]
-        per_account[acc_id] += p.amount
-        asset_of[acc_id] = p.asset
-        heads[acc_id] = tuple(head)
-    now = tx.created_at  # lines carry their transaction's time (leaderboards replay it)
-    lines, updates = [], []
-    for acc_id in sorted(per_account):
-        amount, asset = per_account[acc_id], asset_of[acc_id]
-        balance, seq, prev, allow_negative = heads[acc_id]
-        balance, seq = balance + amount, seq + 1
-        if balance < 0 and not allow_negative:
-            raise ServiceError(
-                ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
-                _SHORT_OF.get(asset, f"Not enough {asset.value.lower().replace('_', ' ')}."),
-            )
-        digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
-        updates.append((acc_id, balance, seq, digest))
-        lines.append(LedgerLine(transaction_id=tx.id, account_id=acc_id, seq=seq, asset=asset,
-                                amount=amount, balance_after=balance, created_at=now, hash=digest))
-    await _write_heads(conn, updates)
+    lines = []
+    for entry, tx in zip(entries, txs, strict=True):
+        per_account: dict[int, int] = defaultdict(int)
+        asset_of: dict[int, Asset] = {}
+        for p in entry.postings:
+            acc_id, *head = accounts[(p.owner, p.asset)]
+            per_account[acc_id] += p.amount
+            asset_of[acc_id] = p.asset
+            heads.setdefault(acc_id, tuple(head))
+        now = tx.created_at  # lines carry their transaction's time (leaderboards replay it)
+        for acc_id in sorted(per_account):
+            amount, asset = per_account[acc_id], asset_of[acc_id]
+            balance, seq, prev, allow_negative = heads[acc_id]
+            balance, seq = balance + amount, seq + 1
+            if balance < 0 and not allow_negative:
+                raise ServiceError(
+                    ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
+                    _SHORT_OF.get(asset, f"Not enough {asset.value.lower().replace('_', ' ')}."),
+                )
+            digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
+            heads[acc_id] = (balance, seq, digest, allow_negative)
+            lines.append(LedgerLine(transaction_id=tx.id, account_id=acc_id, seq=seq, asset=asset,
+                                    amount=amount, balance_after=balance, created_at=now,
+                                    hash=digest))
+    await _write_heads(conn, [(acc_id, b, s, h) for acc_id, (b, s, h, _) in sorted(heads.items())])
     await LedgerLine.bulk_create(lines)
-    return tx
+    return txs
 
 
 async def _write_heads(conn, updates: list[tuple[int, int, int, str]]) -> None:

@@ -35,6 +35,10 @@ class GameHooks(CreditHooks):
                           count: int) -> list[Effect]:
         return await planet.on_activity(player_id, kind, growth, day, count, self.rules_source.rules)
 
+    async def on_activities(self, activities: list[tuple[str, str, int, date, int]]
+                            ) -> list[list[Effect]]:
+        return await planet.on_activities(activities, self.rules_source.rules)
+
     async def after_commit(self, player, reduction_grams: int, at: datetime | None,
                            effects: list[Effect]) -> None:
         await self.events.publish(str(player.id), effects, at or datetime.now().astimezone())
@@ -44,6 +48,18 @@ class GameHooks(CreditHooks):
             except Exception as exc:  # noqa: BLE001 - Redis is derived; the ledger has it
                 self.boards_stale = True
                 log.warning("leaderboards not updated (%s); rebuilding when Redis answers", exc)
+
+    async def after_commit_many(self, items: list[tuple[object, int, datetime | None, list[Effect]]]
+                                ) -> None:
+        """`after_commit` for a batch: events as they come, the boards in one pipeline."""
+        for player, _, at, effects in items:
+            await self.events.publish(str(player.id), effects, at or datetime.now().astimezone())
+        try:
+            await self.boards.record_many([(str(player.id), player.city, grams, at)
+                                           for player, grams, at, _ in items if at is not None])
+        except Exception as exc:  # noqa: BLE001 - Redis is derived; the ledger has it
+            self.boards_stale = True
+            log.warning("leaderboards not updated (%s); rebuilding when Redis answers", exc)
 
     async def refresh_if_stale(self) -> bool:
         """Rebuild the boards from the ledger if an update failed and Redis answers now."""

@@ -12,46 +12,73 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
-from app.ledger.service import Asset, credit, post_in_transaction
+from app.database import dialect_sql
+from app.ledger.service import Asset, Entry, credit, post_in_transaction, post_many_in_transaction
 from app.planet.models import Planet, QuizAnswer
 from game.engine import ActivityEvent, Effect, EggFound, Event, PlanetState, QuizEvent, apply
 from game.model import Question, Rules
 
 
-async def lock_planet(player_id: str) -> Planet:
-    """The player's planet row, created if new, locked until the transaction ends: one
-    upsert, whose DO UPDATE takes the row lock (SQLite runs one writer at a time)."""
+async def lock_planets(player_ids: list[str]) -> dict[str, Planet]:
+    """The players' planet rows, created if new, locked until the transaction ends: one
+    upsert, whose DO UPDATE takes the row locks in player order (SQLite runs one writer
+    at a time)."""
     conn = connections.get("default")
-    postgres = conn.capabilities.dialect == "postgres"
+    ids = sorted({str(p) for p in player_ids})
     now = utcnow()
+    stamp = now if conn.capabilities.dialect == "postgres" else now.isoformat()
+    values = ", ".join(f"({{{2 * i + 1}}}, '{{{{}}}}', {{{2 * i + 2}}})" for i in range(len(ids)))
     rows = await conn.execute_query_dict(
-        "INSERT INTO planet (player_id, state, updated_at) VALUES "
-        + ("($1, '{}', $2)" if postgres else "(?, '{}', ?)")
-        + " ON CONFLICT (player_id) DO UPDATE SET player_id = EXCLUDED.player_id RETURNING *",
-        [str(player_id), now if postgres else now.isoformat()],
+        dialect_sql(conn, f"INSERT INTO planet (player_id, state, updated_at) VALUES {values} "
+                    "ON CONFLICT (player_id) DO UPDATE SET player_id = EXCLUDED.player_id "
+                    "RETURNING *", 2 * len(ids)),
+        [v for pid in ids for v in (pid, stamp)],
     )
-    return Planet._init_from_db(**rows[0])
+    planets = [Planet._init_from_db(**row) for row in rows]
+    return {str(planet.player_id): planet for planet in planets}
+
+
+async def lock_planet(player_id: str) -> Planet:
+    return (await lock_planets([player_id]))[str(player_id)]
+
+
+async def apply_events(events: list[tuple[str, Event]], rules: Rules) -> list[list[Effect]]:
+    """Apply game events in order inside the caller's transaction (a player may have
+    several); egg rewards go through the ledger. The effects of each event, in order."""
+    planets = await lock_planets([player_id for player_id, _ in events])
+    states = {pid: PlanetState.from_json(planet.state) for pid, planet in planets.items()}
+    results, rewards = [], []
+    for player_id, event in events:
+        pid = str(player_id)
+        states[pid], effects = apply(states[pid], event, rules)
+        results.append(effects)
+        rewards.extend(
+            Entry("EGG_REWARD", f"egg:{pid}:{effect.egg_id}",
+                  credit(pid, {Asset.GROWTH: effect.reward_growth}), reference=f"egg:{effect.egg_id}")
+            for effect in effects if isinstance(effect, EggFound) and effect.reward_growth)
+    await post_many_in_transaction(rewards)
+    for pid, planet in planets.items():
+        planet.state = states[pid].to_json()
+    await Planet.bulk_update(list(planets.values()), fields=["state", "updated_at"])
+    return results
 
 
 async def apply_event(player_id: str, event: Event, rules: Rules) -> list[Effect]:
     """Apply a game event inside the caller's transaction; egg rewards go through the ledger."""
-    planet = await lock_planet(player_id)
-    state, effects = apply(PlanetState.from_json(planet.state), event, rules)
-    for effect in effects:
-        if isinstance(effect, EggFound) and effect.reward_growth:
-            await post_in_transaction(
-                "EGG_REWARD", f"egg:{player_id}:{effect.egg_id}",
-                credit(str(player_id), {Asset.GROWTH: effect.reward_growth}),
-                reference=f"egg:{effect.egg_id}",
-            )
-    planet.state = state.to_json()
-    await planet.save(update_fields=["state", "updated_at"])
-    return effects
+    return (await apply_events([(player_id, event)], rules))[0]
 
 
 async def on_activity(player_id: str, kind: str, growth: int, day: date, count: int,
                       rules: Rules) -> list[Effect]:
     return await apply_event(player_id, ActivityEvent(kind, growth, day, utcnow(), count), rules)
+
+
+async def on_activities(activities: list[tuple[str, str, int, date, int]],
+                        rules: Rules) -> list[list[Effect]]:
+    """`on_activity` for several (player, kind, growth, day, count), in one lock of the planets."""
+    now = utcnow()
+    return await apply_events([(pid, ActivityEvent(kind, growth, day, now, count))
+                               for pid, kind, growth, day, count in activities], rules)
 
 
 async def planet_state(player_id: str) -> tuple[PlanetState, str | None]:

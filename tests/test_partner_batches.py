@@ -1,0 +1,108 @@
+"""A partner batch is credited in one transaction, with exactly the outcomes, balances,
+planets and ledger that the same records sent one by one produce."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+
+from app.credits.models import Activity, PartnerRecord
+from app.ledger.models import LedgerTransaction
+from app.ledger.service import balances
+from app.ledger.verify import verify_ledger
+from app.planet.models import Planet
+from tests.partner_client import send, trip, yesterday_at
+
+FALLBACK = "credited one by one"
+
+
+def mixed_records(prefix: str, first: str, second: str, third: str) -> list[dict]:
+    """Three players; daily caps reached inside the batch; every kind of refusal; a record
+    repeated within the batch; an egg and a theme unlock on the way."""
+    records = [trip(f"{prefix}-m{i}", first, start=yesterday_at(7, 10 * i)) for i in range(6)]
+    records += [
+        trip(f"{prefix}-bus-big", first, kind="bus", meters=100000, minutes=120, start=yesterday_at(9)),
+        trip(f"{prefix}-bus-cut", first, kind="bus", meters=20000, minutes=50, start=yesterday_at(18)),
+        trip(f"{prefix}-s1", second, start=yesterday_at(8)),
+        trip(f"{prefix}-s1", second, start=yesterday_at(8)),  # the same record again
+        trip(f"{prefix}-s2", second, kind="bus", meters=5000, minutes=20, start=yesterday_at(12)),
+        trip(f"{prefix}-nobody", "nobody-known"),
+        trip(f"{prefix}-rocket", second, kind="rocket"),
+        trip(f"{prefix}-bad", third, distanceMeters=-5),
+        trip(f"{prefix}-fast", third, meters=60000, minutes=10),
+    ]
+    records += [trip(f"{prefix}-t{i}", third, start=yesterday_at(6, 5 * i), meters=3000, minutes=9)
+                for i in range(4)]
+    return records
+
+
+def comparable(outcome: dict) -> tuple:
+    return (outcome["status"], outcome.get("reductionGrams"), outcome.get("points"),
+            outcome.get("reason"), "activityId" in outcome)
+
+
+async def ledger_types(player_id: str) -> Counter:
+    txs = await LedgerTransaction.filter(lines__account__owner=f"player:{player_id}").distinct()
+    return Counter(tx.type for tx in txs)
+
+
+async def planet_of(player_id: str) -> dict:
+    state = dict((await Planet.get(player_id=player_id)).state)
+    return {key: (sorted(value) if key in ("unlocked", "eggs") else value)
+            for key, value in state.items()}
+
+
+async def test_a_batch_equals_the_same_records_one_by_one(gql, client, caplog):
+    together = [(await gql.login(f"+86138001380{i:02d}"))["player"]["id"] for i in range(3)]
+    alone = [(await gql.login(f"+86138001381{i:02d}"))["player"]["id"] for i in range(3)]
+    caplog.set_level(logging.INFO, logger="carbon_planet.ingest")
+
+    batch = (await send(client, mixed_records("b", *together))).json()["results"]
+    assert FALLBACK not in caplog.text  # one transaction, no retry one by one
+    single = []
+    for record in mixed_records("o", *alone):
+        single.extend((await send(client, [record])).json()["results"])
+
+    assert [comparable(o) for o in batch] == [comparable(o) for o in single]
+    statuses = Counter(o["status"] for o in batch)
+    assert statuses == {"accepted": 13, "rejected": 5, "duplicate": 1}
+    assert batch[9] == {"id": "b-s1", "status": "duplicate", "activityId": batch[8]["activityId"]}
+    assert [o.get("reason") for o in batch[5:8]] == ["DAILY_CAP_REACHED", None, None]
+    assert batch[7]["reductionGrams"] == 3000 - 2690  # cut to the bus cap inside the batch
+    for mine, theirs in zip(together, alone, strict=True):
+        assert await balances(mine) == await balances(theirs)
+        assert await ledger_types(mine) == await ledger_types(theirs)
+        assert await planet_of(mine) == await planet_of(theirs)
+    assert (await ledger_types(together[0]))["EGG_REWARD"] >= 1  # eggs found inside the batch
+    assert await Activity.filter(player_id=together[1], status="rejected").count() == 1  # the rocket
+    unique_ids = {r["id"] for r in mixed_records("b", *together)}
+    assert await PartnerRecord.filter(record_id__startswith="b-").count() == len(unique_ids) == 18
+    report = await verify_ledger()
+    assert report.ok, report.problems
+
+    again = (await send(client, mixed_records("b", *together))).json()["results"]
+    assert [o["status"] for o in again] == ["duplicate"] * len(again)
+    assert all(later["activityId"] == first["activityId"]
+               for later, first in zip(again, batch, strict=True) if first["status"] == "accepted")
+
+
+async def test_overlapping_batches_sent_at_once_credit_each_record_once(gql, client):
+    players = [(await gql.login(f"+86138001382{i:02d}"))["player"]["id"] for i in range(8)]
+    records = [trip(f"ov-{p[:8]}-{h}", p, start=yesterday_at(7 + h)) for p in players for h in range(3)]
+    batches = [records[:16], records[8:], records, records[::-1], records[4:20]]
+    responses = await asyncio.gather(*[send(client, batch) for batch in batches])
+    assert all(r.status_code == 200 for r in responses)
+    accepted = Counter(o["id"] for r in responses for o in r.json()["results"] if o["status"] == "accepted")
+    assert accepted == {record["id"]: 1 for record in records}
+    outcomes = [o for r in responses for o in r.json()["results"]]
+    assert {o["status"] for o in outcomes} == {"accepted", "duplicate"}
+    ids_by_record = {}
+    for o in outcomes:
+        ids_by_record.setdefault(o["id"], set()).add(o["activityId"])
+    assert all(len(ids) == 1 for ids in ids_by_record.values())  # duplicates name the credited one
+    assert await LedgerTransaction.filter(type="ACTIVITY_CREDIT").count() == len(records)
+    for pid in players:
+        assert (await balances(pid))["CO2E_GRAMS"] == 3 * 600
+    report = await verify_ledger()
+    assert report.ok, report.problems
