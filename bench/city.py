@@ -165,6 +165,12 @@ async def run_all(opts) -> dict:
         pg.pop("output")
         figures["pgbench"] = pg
         print(f"pgbench ingestion transaction: {pg}", flush=True)
+        batch = floors.pgbench(clone_url, players, opts.batch_concurrency, opts.pgbench_seconds,
+                               script=floors.INGEST_BATCH_SQL)
+        batch.pop("output")
+        batch["records_per_second"] = batch["tps"] * 100
+        figures["pgbench_batch"] = batch
+        print(f"pgbench ingestion batch transaction (100 records): {batch}", flush=True)
     finally:
         await floors.drop_database(opts.database_url, clone)
     figures["results"] = {k: v.as_dict() for k, v in results.items()}
@@ -180,7 +186,7 @@ def table(f: dict, opts) -> str:
     home, floor = r["home"], r["home_floor"]
     batches, steps, flash = r["commute_batches"], r["commute_steps"], r["flash"]
     lb, lb_floor, lb_gql = r["leaderboard_service"], r["redis_floor"], r["leaderboard_graphql"]
-    pg, rb = f["pgbench"], f["redis_benchmark"]
+    pg, pgb, rb = f["pgbench"], f["pgbench_batch"], f["redis_benchmark"]
     worker_mb = max(x["rss"].get("max_worker_mb", 0) for x in (home, batches, flash, lb_gql))
     floor_worker = floor["rss"].get("max_worker_mb", 0)
     rows = [
@@ -193,8 +199,10 @@ def table(f: dict, opts) -> str:
          yes(home["p99_ms"] < 50)),
         (f"Morning commute: partner batches of {opts.batch_size} ({opts.batch_concurrency} at a time)",
          f"{batches['units_per_second']:,.0f} records/s, batch p99 {batches['p99_ms']:,.0f} ms, {batches['errors']} errors",
-         f"{pg['tps']:,.0f} tx/s pgbench ({pg['clients']} clients)",
-         f"{batches['units_per_second'] / pg['tps']:.0%}", "≥ 2,000 records/s",
+         f"{pgb['records_per_second']:,.0f} records/s pgbench, batches of 100 in one transaction "
+         f"({pgb['tps']:,.1f} tx/s, {pgb['clients']} clients); one record a transaction "
+         f"{pg['tps']:,.0f} tx/s",
+         f"{batches['units_per_second'] / pgb['records_per_second']:.0%}", "≥ 2,000 records/s",
          yes(batches["units_per_second"] >= 2000)),
         (f"Morning commute: syncSteps ({opts.steps_concurrency} at a time, alongside)",
          f"{steps['rps']:,.0f} req/s, p50 {steps['p50_ms']:.1f} / p99 {steps['p99_ms']:.1f} ms, {steps['errors']} errors",
