@@ -137,3 +137,18 @@ def dialect_sql(conn: Any, template: str, count: int = 9) -> str:
 # serialisation failure or a lost connection reach the caller untranslated).
 DATABASE_ERRORS = (BaseORMException, asyncpg.PostgresError, asyncpg.InterfaceError,
                    sqlite3.Error, OSError)
+
+
+async def insert_rows(conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Insert `rows` with as few multi-row INSERT statements as the parameter limit allows
+    (one round trip each, where executemany sends a statement per row)."""
+    per_statement = max(1, 30000 // len(columns))
+    names = ", ".join(f'"{c}"' for c in columns)
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        marks = ", ".join(
+            "(" + ", ".join(f"{{{i * len(columns) + j + 1}}}" for j in range(len(columns))) + ")"
+            for i in range(len(chunk)))
+        await conn.execute_query(
+            dialect_sql(conn, f'INSERT INTO "{table}" ({names}) VALUES {marks}', len(chunk) * len(columns)),
+            [value for row in chunk for value in row])

@@ -19,7 +19,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.database import dialect_sql
+from app.database import dialect_sql, insert_rows
 from app.errors import ErrorCode, ServiceError
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction
@@ -33,6 +33,8 @@ class Asset(StrEnum):
 
 
 _SHORT_OF = {Asset.CARBON_POINT: "Not enough carbon points.", Asset.ENERGY: "Not enough energy."}
+LINE_COLUMNS = ["transaction_id", "account_id", "seq", "asset", "amount", "balance_after",
+                "created_at", "hash"]
 ISSUANCE_SHARDS = 16  # issuance is spread over shards so credits do not queue on one row
 
 
@@ -207,7 +209,12 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
                                     amount=amount, balance_after=balance, created_at=now,
                                     hash=digest))
     await _write_heads(conn, [(acc_id, b, s, h) for acc_id, (b, s, h, _) in sorted(heads.items())])
-    await LedgerLine.bulk_create(lines)
+    if conn.capabilities.dialect == "postgres":  # one statement for all the lines
+        await insert_rows(conn, "ledger_line", LINE_COLUMNS,
+                          [(line.transaction_id, line.account_id, line.seq, line.asset.value, line.amount,
+                            line.balance_after, line.created_at, line.hash) for line in lines])
+    else:  # SQLite's executemany runs in-process: no round trips to save
+        await LedgerLine.bulk_create(lines)
     return txs
 
 
