@@ -49,6 +49,7 @@ class Refused(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason, self.message = reason, message
+        self.player: Player | None = None
 
 
 class Ingestor(CreditService):
@@ -93,11 +94,10 @@ class Ingestor(CreditService):
                 plans.append(None)  # the same record twice in one batch
                 continue
             first[record["id"]] = len(plans)
-            known: list[Player] = []
             try:
-                plans.append(self._prepare(record, players, known))
+                plans.append(self._prepare(record, players))
             except Refused as refused:
-                plans.append((refused, known[0] if known else None))
+                plans.append((refused, refused.player))
         outcomes: list[RecordOutcome | None] = []
         rows: dict[str, PartnerRecord] = {}
         activities, credits, events, credited = [], [], [], []
@@ -189,10 +189,10 @@ class Ingestor(CreditService):
         if rejection is not None:
             raise Refused(rejection.reason, rejection.message)
 
-    def _prepare(self, record: dict, players: dict[str, Player] | None, player_box: list
+    def _prepare(self, record: dict, players: dict[str, Player] | None
                  ) -> tuple[RecordFields, Player, Methodology]:
         """Fields, player and methodology of a record that can be credited, or Refused
-        (`player_box` receives the player once known, for the refused activity)."""
+        (naming the player once known, for the refused activity)."""
         try:
             fields = parse_fields(record)
         except FieldError as exc:
@@ -200,11 +200,14 @@ class Ingestor(CreditService):
         if players is None or fields.subject not in players:
             raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
         player = players[fields.subject]
-        player_box.append(player)
-        self._check_times(fields)
-        methodology = self.registry.for_kind(fields.kind, fields.started_at)
-        if methodology is None:
-            raise Refused("UNKNOWN_KIND", f"no methodology covers kind {fields.kind!r}")
+        try:
+            self._check_times(fields)
+            methodology = self.registry.for_kind(fields.kind, fields.started_at)
+            if methodology is None:
+                raise Refused("UNKNOWN_KIND", f"no methodology covers kind {fields.kind!r}")
+        except Refused as refused:
+            refused.player = player
+            raise
         return fields, player, methodology
 
     async def _process(self, partner_id: str, record: dict,
@@ -212,12 +215,11 @@ class Ingestor(CreditService):
         record_id = record["id"]
         if players is None:
             players = await self._players({record.get("subject")})
-        known: list[Player] = []
         try:
-            fields, player, methodology = self._prepare(record, players, known)
+            fields, player, methodology = self._prepare(record, players)
         except Refused as refused:
             async with in_transaction():
-                activity = self._refused_activity(known[0] if known else None, partner_id, record, refused)
+                activity = self._refused_activity(refused.player, partner_id, record, refused)
                 if activity is not None:
                     await activity.save()
                 await PartnerRecord.create(

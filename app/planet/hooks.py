@@ -41,13 +41,7 @@ class GameHooks(CreditHooks):
 
     async def after_commit(self, player, reduction_grams: int, at: datetime | None,
                            effects: list[Effect]) -> None:
-        await self.events.publish(str(player.id), effects, at or datetime.now().astimezone())
-        if reduction_grams > 0 and at is not None:
-            try:
-                await self.boards.record(str(player.id), player.city, reduction_grams, at)
-            except Exception as exc:  # noqa: BLE001 - Redis is derived; the ledger has it
-                self.boards_stale = True
-                log.warning("leaderboards not updated (%s); rebuilding when Redis answers", exc)
+        await self.after_commit_many([(player, reduction_grams, at, effects)])
 
     async def after_commit_many(self, items: list[tuple[object, int, datetime | None, list[Effect]]]
                                 ) -> None:
