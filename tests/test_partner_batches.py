@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from datetime import datetime, timedelta
 
 from app.credits.models import Activity, PartnerRecord
 from app.ledger.models import LedgerTransaction
 from app.ledger.service import balances
 from app.ledger.verify import verify_ledger
 from app.planet.models import Planet
-from tests.partner_client import send, trip, yesterday_at
+from tests.partner_client import CST, send, trip, yesterday_at
 
 FALLBACK = "credited one by one"
 
@@ -104,5 +105,45 @@ async def test_overlapping_batches_sent_at_once_credit_each_record_once(gql, cli
     assert await LedgerTransaction.filter(type="ACTIVITY_CREDIT").count() == len(records)
     for pid in players:
         assert (await balances(pid))["CO2E_GRAMS"] == 3 * 600
+    report = await verify_ledger()
+    assert report.ok, report.problems
+
+
+async def test_batches_steps_and_quiz_for_the_same_players_at_once(gql, client, caplog):
+    """Every crediting path takes its locks in one order (day's totals, planets, ledger
+    accounts): run together on the same players, none deadlocks or falls back, and each
+    planet's growth is exactly its player's growth in the ledger."""
+    from app.planet.service import daily_question
+    from game.rules import default_rules
+
+    sessions = [await gql.login(f"+86138001383{i:02d}") for i in range(6)]
+    players = [s["player"]["id"] for s in sessions]
+    caplog.set_level(logging.INFO, logger="carbon_planet.ingest")
+    batches = [[trip(f"mix{b}-{p[:8]}", p, ago=timedelta(minutes=40 + 10 * b)) for p in players]
+               for b in range(4)]
+    today = datetime.now(CST).date()
+    quiz = "mutation($q: ID!, $c: ID!) { answerQuiz(quizId: $q, choiceId: $c) { correct errors { code } } }"
+    steps = "mutation($d: Date!, $s: Int!) { syncSteps(date: $d, steps: $s) { errors { code } } }"
+
+    def answer(session):
+        question = daily_question(default_rules(), session["player"]["id"], today)
+        return gql(quiz, {"q": f"{today.isoformat()}:{question.id}", "c": question.answer},
+                   token=session["accessToken"])
+
+    calls = [send(client, batch) for batch in batches]
+    calls += [gql(steps, {"d": today.isoformat(), "s": 3000 * n}, token=s["accessToken"])
+              for s in sessions for n in (1, 2, 3)]
+    calls += [answer(s) for s in sessions]
+    results = await asyncio.gather(*calls)
+
+    assert [r.status_code for r in results[:4]] == [200] * 4
+    assert all(o["status"] == "accepted" for r in results[:4] for o in r.json()["results"])
+    assert all(r["data"]["syncSteps"]["errors"] == [] for r in results[4:22])
+    assert all(r["data"]["answerQuiz"] == {"correct": True, "errors": []} for r in results[22:])
+    assert FALLBACK not in caplog.text
+    for pid in players:
+        grown = (await Planet.get(player_id=pid)).state["growth"]
+        assert (await balances(pid))["GROWTH"] == grown > 0
+        assert (await balances(pid))["CO2E_GRAMS"] == 4 * 600
     report = await verify_ledger()
     assert report.ok, report.problems

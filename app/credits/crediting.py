@@ -1,13 +1,15 @@
-"""Turning a calculation into an activity and ledger credit, inside the caller's transaction."""
+"""Turning a calculation into an activity and ledger credit, inside the caller's transaction.
+
+Locks are taken in one order on every crediting path: the day's totals, the planets, then
+the ledger accounts (see `CreditService.play_then_post`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from app.clock import utcnow
-from app.credits.models import Activity, DailyCredit
-from app.ledger.service import Asset, credit, post_in_transaction
+from app.credits.models import DailyCredit
+from app.ledger.models import LedgerTransaction
+from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.settings import Settings
 from methodology import Calculation, DailyTotals, MethodologyRegistry
 
@@ -40,32 +42,25 @@ def add_to_daily(daily: DailyCredit, calc: Calculation) -> dict[Asset, int]:
     }
 
 
-async def credit_activity(activity: Activity, calc: Calculation, daily: DailyCredit,
-                          key: str) -> datetime:
-    """Post the calculation's amounts for `activity`, add them to the day's totals, and
-    return the ledger time of the credit (when the player reached their new score)."""
-    amounts = add_to_daily(daily, calc)
-    credited_at = utcnow()
-    if any(amounts.values()):
-        tx = await post_in_transaction("ACTIVITY_CREDIT", key, credit(str(activity.player_id), amounts),
-                                       reference=f"activity:{activity.id}")
-        credited_at = tx.created_at
-    await daily.save(update_fields=["reduction_grams", "points", "growth", "energy", "steps",
-                                    "activity_id"])
-    return credited_at
+def credit_entry(player_id: str, activity_id, amounts: dict[Asset, int]) -> Entry | None:
+    """The ledger transaction crediting an activity's amounts (None if all are zero). Its
+    key names the activity, so each activity is credited at most once."""
+    if not any(amounts.values()):
+        return None
+    return Entry("ACTIVITY_CREDIT", f"activity:{activity_id}", credit(str(player_id), amounts),
+                 reference=f"activity:{activity_id}")
 
 
 class CreditHooks:
     """What a credit sets off besides the ledger: the planet game (inside the credit's
-    transaction) and, once committed, live events and leaderboards. The base class does
-    nothing; `app.planet.hooks.GameHooks` is the real one."""
+    transaction, before the ledger step, handing back its own ledger entries) and, once
+    committed, live events and leaderboards. The base class does nothing;
+    `app.planet.hooks.GameHooks` is the real one."""
 
-    async def on_activity(self, player_id: str, kind: str, growth: int, day, count: int) -> list:
-        return []
-
-    async def on_activities(self, activities: list) -> list[list]:
-        """`on_activity` for several (player, kind, growth, day, count) at once."""
-        return [[] for _ in activities]
+    async def on_activities(self, activities: list) -> tuple[list[list], list[Entry]]:
+        """For each (player, kind, growth, day, count), in order: its game effects; and
+        the ledger entries (egg rewards) the caller posts with its credits."""
+        return [[] for _ in activities], []
 
     async def after_commit(self, player, reduction_grams: int, at, effects: list) -> None:
         return None
@@ -85,3 +80,12 @@ class CreditService:
         self.registry = registry
         self.game = game or CreditHooks()
         self.zone = ZoneInfo(settings.default_timezone)
+
+    async def play_then_post(self, events: list, credits: list[Entry]
+                             ) -> tuple[list[list], list[LedgerTransaction]]:
+        """The game's part of some credits, then the credits and the game's rewards in one
+        ledger step, the last lock taken: the shared issuance accounts are held only
+        from here to commit. Each event's effects, and the credits' transactions."""
+        effects, rewards = await self.game.on_activities(events)
+        txs = await post_many_in_transaction(credits + rewards)
+        return effects, txs[:len(credits)]

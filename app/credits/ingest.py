@@ -1,10 +1,10 @@
 """Partner ingestion: each record credited exactly once, or kept with why it was not.
 
 For a record: lock the player's totals for that day and kind, compute with the
-methodology in effect when the activity started, write the activity, post its credit to
-the ledger, update the planet, and claim (partner, record id) by inserting the partner
-record last: a duplicate, even a concurrent one, meets the unique index there and rolls
-its whole transaction back. A batch's new records do all this together in one
+methodology in effect when the activity started, write the activity, claim (partner,
+record id) by inserting the partner record (a duplicate, even a concurrent one, meets the
+unique index there and rolls its whole transaction back), update the planet, and post the
+credit to the ledger last, so the shared issuance accounts are locked only until commit. A batch's new records do all this together in one
 transaction, a statement per kind of row; if that transaction fails, each record is
 tried again in its own.
 """
@@ -20,12 +20,11 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
-from app.credits.crediting import CreditService, add_to_daily, credit_activity, provenance, totals
+from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
 from app.database import DATABASE_ERRORS
-from app.ledger.service import Entry, credit, post_many_in_transaction
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
 
 log = logging.getLogger("carbon_planet.ingest")
@@ -84,9 +83,9 @@ class Ingestor(CreditService):
     async def _ingest_together(self, partner_id: str, records: list[dict],
                                players: dict[str, Player]) -> list[RecordOutcome]:
         """New records in one transaction, in the per-record order of locks (the day's
-        totals, then accounts, then planets), each kind of row locked by one statement in
-        key order, and each kind of row written by one statement. The partner records are
-        claimed last, so a concurrent copy of any record rolls the whole batch back."""
+        totals, then planets, then accounts), each kind of row locked by one statement in
+        key order, and each kind of row written by one statement. A concurrent copy of any
+        record meets the partner records' unique index and rolls the whole batch back."""
         plans: list[tuple | None] = []  # (fields, player, methodology) | (Refused, player) | None
         first: dict[str, int] = {}
         for record in records:
@@ -124,15 +123,13 @@ class Ingestor(CreditService):
                     if calc.rejection is not None:
                         outcomes.append(RecordOutcome(record["id"], status, reason=reason, message=message))
                     else:
-                        amounts = add_to_daily(daily, calc)
                         changed[daily.id] = daily
-                        if any(amounts.values()):
-                            credits.append(Entry("ACTIVITY_CREDIT", f"activity:{activity.id}",
-                                                 credit(str(player.id), amounts),
-                                                 reference=f"activity:{activity.id}"))
+                        entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
+                        if entry is not None:
+                            credits.append(entry)
                         events.append((str(player.id), fields.kind, calc.growth, local_date, 1))
                         credited.append((player, calc.reduction_grams,
-                                         len(credits) - 1 if any(amounts.values()) else None))
+                                         len(credits) - 1 if entry is not None else None))
                         outcomes.append(_accepted(record["id"], activity))
                 if activity is not None:
                     activities.append(activity)
@@ -140,11 +137,10 @@ class Ingestor(CreditService):
                     partner_id=partner_id, record_id=record["id"], payload=record, status=status,
                     reason=reason, message=message, activity_id=activity.id if activity else None)
             await Activity.bulk_create(activities)
-            txs = await post_many_in_transaction(credits)
             await DailyCredit.bulk_update(list(changed.values()),
                                           fields=["reduction_grams", "points", "growth", "energy"])
-            effects = await self.game.on_activities(events)
             await PartnerRecord.bulk_create(list(rows.values()))
+            effects, txs = await self.play_then_post(events, credits)
         now = utcnow()
         await self.game.after_commit_many([
             (player, grams, txs[index].created_at if index is not None else now, found)
@@ -234,17 +230,19 @@ class Ingestor(CreditService):
             calc, activity = self._calculated(partner_id, fields, player, methodology, daily)
             await activity.save()
             rejection = calc.rejection
-            effects, credited_at = [], None
-            if rejection is None:
-                credited_at = await credit_activity(activity, calc, daily, key=f"activity:{activity.id}")
-                effects = await self.game.on_activity(str(player.id), fields.kind, calc.growth,
-                                                      local_date, 1)
-            # claimed last: a concurrent copy of this record meets the unique index here
-            # and the whole transaction rolls back (the daily lock has serialised the two)
+            # a concurrent copy of this record meets the unique index here and the whole
+            # transaction rolls back (the daily lock has serialised the two)
             await PartnerRecord.create(
                 partner_id=partner_id, record_id=record_id, payload=record,
                 status=activity.status, reason=activity.reject_reason,
                 message=activity.reject_message, activity=activity)
+            if rejection is None:
+                entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
+                await daily.save(update_fields=["reduction_grams", "points", "growth", "energy"])
+                [effects], txs = await self.play_then_post(
+                    [(str(player.id), fields.kind, calc.growth, local_date, 1)],
+                    [entry] if entry is not None else [])
+                credited_at = txs[0].created_at if txs else utcnow()
         if rejection is not None:
             return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=rejection.message)
         await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)

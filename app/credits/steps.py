@@ -13,10 +13,11 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
 from app.clock import utcnow
-from app.credits.crediting import CreditService, credit_activity, provenance, totals
+from app.credits.crediting import CreditService, add_to_daily, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
+from app.ledger.service import Entry, credit
 from methodology import ActivityInput, calculate
 
 KIND = "steps"
@@ -66,13 +67,20 @@ class StepSync(CreditService):
                 activity.provenance = provenance(calc)
                 activity.methodology_id = calc.methodology_id
                 activity.methodology_version = calc.methodology_version
-                credited_at = await credit_activity(
-                    activity, calc, daily, key=f"steps:{player.id}:{day.isoformat()}:{steps}")
-                effects = await self.game.on_activity(str(player.id), KIND, calc.growth, day,
-                                                      int(first_steps_today))
+                amounts = add_to_daily(daily, calc)
+                await daily.save(update_fields=["reduction_grams", "points", "growth", "energy",
+                                                "steps", "activity_id"])
+                await activity.save()
+                # the key names the new total, so each increase is credited once
+                key = f"steps:{player.id}:{day.isoformat()}:{steps}"
+                credits = [Entry("ACTIVITY_CREDIT", key, credit(str(player.id), amounts),
+                                 reference=f"activity:{activity.id}")] if any(amounts.values()) else []
+                [effects], txs = await self.play_then_post(
+                    [(str(player.id), KIND, calc.growth, day, int(first_steps_today))], credits)
+                credited_at = txs[0].created_at if txs else utcnow()
             else:
                 await daily.save(update_fields=["steps", "activity_id"])
-            await activity.save()
+                await activity.save()
         if calc.rejection is None:
             await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
         return activity

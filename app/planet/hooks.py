@@ -11,6 +11,7 @@ from typing import Protocol
 
 from app.credits.crediting import CreditHooks
 from app.leaderboards.boards import Leaderboards
+from app.ledger.service import Entry
 from app.leaderboards.rebuild import rebuild_from_ledger
 from app.planet import service as planet
 from app.planet.events import PlanetEvents
@@ -31,12 +32,8 @@ class GameHooks(CreditHooks):
         self.boards = boards
         self.boards_stale = False
 
-    async def on_activity(self, player_id: str, kind: str, growth: int, day: date,
-                          count: int) -> list[Effect]:
-        return await planet.on_activity(player_id, kind, growth, day, count, self.rules_source.rules)
-
     async def on_activities(self, activities: list[tuple[str, str, int, date, int]]
-                            ) -> list[list[Effect]]:
+                            ) -> tuple[list[list[Effect]], list[Entry]]:
         return await planet.on_activities(activities, self.rules_source.rules)
 
     async def after_commit(self, player, reduction_grams: int, at: datetime | None,

@@ -1,5 +1,10 @@
 """The planet game around the pure engine: lock the player's planet row, apply the event,
-save the state and post egg rewards through the ledger, all in the caller's transaction."""
+save the state, all in the caller's transaction, and hand back the egg rewards as ledger
+entries for the caller to post.
+
+Every crediting path takes its locks in one order: the day's totals, then planets, then
+ledger accounts. The accounts come last because the issuance shards are shared by all
+players: held from the ledger step to commit, they should be held as briefly as possible."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from tortoise.transactions import in_transaction
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
 from app.database import dialect_sql
-from app.ledger.service import Asset, Entry, credit, post_in_transaction, post_many_in_transaction
+from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.planet.models import Planet, QuizAnswer
 from game.engine import ActivityEvent, Effect, EggFound, Event, PlanetState, QuizEvent, apply
 from game.model import Question, Rules
@@ -42,9 +47,11 @@ async def lock_planet(player_id: str) -> Planet:
     return (await lock_planets([player_id]))[str(player_id)]
 
 
-async def apply_events(events: list[tuple[str, Event]], rules: Rules) -> list[list[Effect]]:
+async def apply_events(events: list[tuple[str, Event]], rules: Rules
+                       ) -> tuple[list[list[Effect]], list[Entry]]:
     """Apply game events in order inside the caller's transaction (a player may have
-    several); egg rewards go through the ledger. The effects of each event, in order."""
+    several). The effects of each event, in order, and the egg rewards as ledger entries,
+    which the caller posts, after this, in the same transaction."""
     planets = await lock_planets([player_id for player_id, _ in events])
     states = {pid: PlanetState.from_json(planet.state) for pid, planet in planets.items()}
     results, rewards = [], []
@@ -56,26 +63,15 @@ async def apply_events(events: list[tuple[str, Event]], rules: Rules) -> list[li
             Entry("EGG_REWARD", f"egg:{pid}:{effect.egg_id}",
                   credit(pid, {Asset.GROWTH: effect.reward_growth}), reference=f"egg:{effect.egg_id}")
             for effect in effects if isinstance(effect, EggFound) and effect.reward_growth)
-    await post_many_in_transaction(rewards)
     for pid, planet in planets.items():
         planet.state = states[pid].to_json()
     await Planet.bulk_update(list(planets.values()), fields=["state", "updated_at"])
-    return results
+    return results, rewards
 
 
-async def apply_event(player_id: str, event: Event, rules: Rules) -> list[Effect]:
-    """Apply a game event inside the caller's transaction; egg rewards go through the ledger."""
-    return (await apply_events([(player_id, event)], rules))[0]
-
-
-async def on_activity(player_id: str, kind: str, growth: int, day: date, count: int,
-                      rules: Rules) -> list[Effect]:
-    return await apply_event(player_id, ActivityEvent(kind, growth, day, utcnow(), count), rules)
-
-
-async def on_activities(activities: list[tuple[str, str, int, date, int]],
-                        rules: Rules) -> list[list[Effect]]:
-    """`on_activity` for several (player, kind, growth, day, count), in one lock of the planets."""
+async def on_activities(activities: list[tuple[str, str, int, date, int]], rules: Rules
+                        ) -> tuple[list[list[Effect]], list[Entry]]:
+    """`apply_events` for several (player, kind, growth, day, count), in one lock of the planets."""
     now = utcnow()
     return await apply_events([(pid, ActivityEvent(kind, growth, day, now, count))
                                for pid, kind, growth, day, count in activities], rules)
@@ -115,11 +111,13 @@ async def answer_quiz(player_id: str, day: date, given_quiz_id: str, choice_id: 
         async with in_transaction():
             await QuizAnswer.create(player_id=player_id, local_date=day, question_id=question.id,
                                     choice_id=choice_id, correct=correct)
+            [effects], rewards = await apply_events(
+                [(player_id, QuizEvent(correct, growth, day, utcnow()))], rules)
             if growth:
-                await post_in_transaction("QUIZ_REWARD", f"quiz:{player_id}:{day.isoformat()}",
-                                          credit(str(player_id), {Asset.GROWTH: growth}),
-                                          reference=f"quiz:{question.id}")
-            effects = await apply_event(player_id, QuizEvent(correct, growth, day, utcnow()), rules)
+                rewards.insert(0, Entry("QUIZ_REWARD", f"quiz:{player_id}:{day.isoformat()}",
+                                        credit(str(player_id), {Asset.GROWTH: growth}),
+                                        reference=f"quiz:{question.id}"))
+            await post_many_in_transaction(rewards)
     except IntegrityError:
         raise ServiceError(ErrorCode.LIMIT_REACHED, "Today's question is already answered.",
                            "quizId") from None
