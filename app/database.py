@@ -152,3 +152,26 @@ async def insert_rows(conn: Any, table: str, columns: list[str], rows: list[tupl
         await conn.execute_query(
             dialect_sql(conn, f'INSERT INTO "{table}" ({names}) VALUES {marks}', len(chunk) * len(columns)),
             [value for row in chunk for value in row])
+
+
+async def update_rows(conn: Any, table: str, key: str, columns: dict[str, str],
+                      rows: list[tuple]) -> None:
+    """Set `columns` of several rows, each found by its `key`, in one statement: `rows` are
+    (key, value, …) tuples in the order of `columns`, which maps each column to its
+    PostgreSQL type (for the casts of the parameters). Tortoise's bulk_update builds a
+    CASE per column through pypika, which costs more CPU than the round trip it saves."""
+    if not rows:
+        return
+    postgres = conn.capabilities.dialect == "postgres"
+    types = ["bigint", *columns.values()]
+    width = len(types)
+    marks = ", ".join(
+        "(" + ", ".join(f"{{{i * width + j + 1}}}" + (f"::{types[j]}" if postgres else "")
+                        for j in range(width)) + ")"
+        for i in range(len(rows)))
+    names = ", ".join(["k", *columns])
+    sets = ", ".join(f'"{column}" = v."{column}"' for column in columns)
+    await conn.execute_query(
+        dialect_sql(conn, f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} '
+                    f'FROM v WHERE "{table}"."{key}" = v.k', len(rows) * width),
+        [value for row in rows for value in row])

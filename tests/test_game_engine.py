@@ -141,6 +141,19 @@ def test_apply_copies_every_field_and_never_touches_the_old_state():
     assert new.eggs["first-metro"] == "y" and "three-day-streak" in new.eggs
 
 
+def test_to_json_holds_every_field_and_round_trips():
+    from dataclasses import asdict, fields
+
+    state = PlanetState(growth=90, level=2, counts={"metro": 2}, quiz_correct=4,
+                        last_active="2026-11-19", streak=2, best_streak=5,
+                        unlocked={"clearwater-bay": "x"}, eggs={"first-metro": "y"})
+    stored = state.to_json()
+    assert set(stored) == {f.name for f in fields(PlanetState)}  # a new field must be stored
+    assert stored == asdict(state) and PlanetState.from_json(stored) == state
+    stored["counts"]["metro"] = 99  # a copy: the state is not changed through it
+    assert state.counts == {"metro": 2}
+
+
 @given(st.integers(0, 20_000), st.integers(0, 30), st.integers(0, 20), st.integers(0, 12))
 @settings(max_examples=200, deadline=None)
 def test_is_met_agrees_with_progress(growth, metro_rides, streak, quiz):

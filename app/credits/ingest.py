@@ -15,6 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -24,10 +25,11 @@ from app.credits.crediting import CreditService, add_to_daily, credit_entry, pro
 from app.credits.daily import lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
 from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
-from app.database import DATABASE_ERRORS
+from app.database import DATABASE_ERRORS, update_rows
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
 
 log = logging.getLogger("carbon_planet.ingest")
+DAILY_TOTALS = {"reduction_grams": "bigint", "points": "bigint", "growth": "bigint", "energy": "bigint"}
 
 
 @dataclass
@@ -137,8 +139,9 @@ class Ingestor(CreditService):
                     partner_id=partner_id, record_id=record["id"], payload=record, status=status,
                     reason=reason, message=message, activity_id=activity.id if activity else None)
             await Activity.bulk_create(activities)
-            await DailyCredit.bulk_update(list(changed.values()),
-                                          fields=["reduction_grams", "points", "growth", "energy"])
+            await update_rows(connections.get("default"), "daily_credit", "id", DAILY_TOTALS,
+                              [(d.id, d.reduction_grams, d.points, d.growth, d.energy)
+                               for d in changed.values()])
             await PartnerRecord.bulk_create(list(rows.values()))
             effects, txs = await self.play_then_post(events, credits)
         now = utcnow()

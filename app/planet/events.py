@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from game.engine import Effect, EggFound, LevelUp, ThemeUnlockedEffect
 
@@ -44,14 +45,26 @@ class PlanetEvents:
         self.redis = redis
 
     async def publish(self, player_id: str, effects: list[Effect], at: datetime) -> None:
-        """Best effort: a Redis outage must never undo or fail a credit."""
-        if not effects:
+        await self.publish_many([(player_id, effects, at)])
+
+    async def publish_many(self, items: list[tuple[str, list[Effect], datetime]]) -> None:
+        """Each (player, effects, at) in order, in one pipelined round trip. Best effort: a
+        Redis outage must never undo or fail a credit."""
+        messages = [(channel(player_id), json.dumps(to_message(effect, at)))
+                    for player_id, effects, at in items for effect in effects]
+        if not messages:
             return
         try:
-            for effect in effects:
-                await self.redis.publish(channel(player_id), json.dumps(to_message(effect, at)))
+            if isinstance(self.redis, RedisCluster):  # a cluster pipeline routes by key only
+                for name, message in messages:
+                    await self.redis.publish(name, message)
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for name, message in messages:
+                pipe.publish(name, message)
+            await pipe.execute()
         except Exception as exc:  # noqa: BLE001
-            log.warning("planet events for %s not published: %s", player_id, exc)
+            log.warning("%d planet events not published: %s", len(messages), exc)
 
     async def listen(self, player_id: str) -> AsyncIterator[PlanetEventData]:
         pubsub = self.redis.pubsub()

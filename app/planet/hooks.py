@@ -43,8 +43,8 @@ class GameHooks(CreditHooks):
     async def after_commit_many(self, items: list[tuple[object, int, datetime | None, list[Effect]]]
                                 ) -> None:
         """`after_commit` for a batch: events as they come, the boards in one pipeline."""
-        for player, _, at, effects in items:
-            await self.events.publish(str(player.id), effects, at or datetime.now().astimezone())
+        await self.events.publish_many([(str(player.id), effects, at or datetime.now().astimezone())
+                                        for player, _, at, effects in items])
         try:
             await self.boards.record_many([(str(player.id), player.city, grams, at)
                                            for player, grams, at, _ in items if at is not None])

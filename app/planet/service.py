@@ -9,6 +9,7 @@ players: held from the ledger step to commit, they should be held as briefly as 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime
 
 from tortoise import connections
@@ -17,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
-from app.database import dialect_sql
+from app.database import dialect_sql, update_rows
 from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.planet.models import Planet, QuizAnswer
 from game.engine import ActivityEvent, Effect, EggFound, Event, PlanetState, QuizEvent, apply
@@ -63,9 +64,11 @@ async def apply_events(events: list[tuple[str, Event]], rules: Rules
             Entry("EGG_REWARD", f"egg:{pid}:{effect.egg_id}",
                   credit(pid, {Asset.GROWTH: effect.reward_growth}), reference=f"egg:{effect.egg_id}")
             for effect in effects if isinstance(effect, EggFound) and effect.reward_growth)
-    for pid, planet in planets.items():
-        planet.state = states[pid].to_json()
-    await Planet.bulk_update(list(planets.values()), fields=["state", "updated_at"])
+    conn = connections.get("default")
+    now = utcnow()
+    await update_rows(conn, "planet", "id", {"state": "jsonb", "updated_at": "timestamptz"},
+                      [(planet.id, json.dumps(states[pid].to_json(), separators=(",", ":")), now)
+                       for pid, planet in planets.items()])
     return results, rewards
 
 
