@@ -102,7 +102,7 @@ def _rules():
 def gen_chunk(job: dict) -> dict:
     """Every row of players [start, stop), except the issuance side of their credits."""
     from app.ledger.chain import line_hash
-    from app.ledger.service import issuance_owner
+    from app.ledger.service import issuance_shard
     from game.engine import ActivityEvent, EggFound, PlanetState, apply
 
     rules = _rules()
@@ -139,7 +139,7 @@ def gen_chunk(job: dict) -> dict:
         times.append(week_us + rng.randrange(max(1, now_us - week_us - 60_000_000)))
         acc_base = FIRST_PLAYER_ACCOUNT + 4 * n
         owner = f"player:{spid}"
-        issuer = issuance_owner(spid)
+        issuer = issuance_shard(n)  # any shard will do: the app picks one per ledger step
         bal = [0, 0, 0, 0]
         seq = [0, 0, 0, 0]
         head = ["", "", "", ""]

@@ -10,6 +10,7 @@ Accounts are updated in id order so that concurrent transactions cannot deadlock
 
 from __future__ import annotations
 
+import random
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -58,9 +59,11 @@ def transfer(from_owner: str, to_owner: str, asset: Asset, amount: int) -> list[
     return [Posting(from_owner, asset, -amount), Posting(to_owner, asset, amount)]
 
 
-def issuance_owner(player_id: str) -> str:
-    """The system account that stands on the other side of a player's credits."""
-    return f"system:issuance:{zlib.crc32(str(player_id).encode()) % ISSUANCE_SHARDS:02d}"
+ISSUANCE = "system:issuance"  # in a posting: one of the shards, chosen when posted
+
+
+def issuance_shard(number: int) -> str:
+    return f"{ISSUANCE}:{number % ISSUANCE_SHARDS:02d}"
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,13 @@ class PostResult:
 
 
 def credit(player_id: str, amounts: dict[Asset, int]) -> list[Posting]:
-    """Postings that issue `amounts` to a player (zero amounts are left out)."""
+    """Postings that issue `amounts` to a player (zero amounts are left out), against
+    issuance: the shard is chosen when they are posted (see `post_many_in_transaction`)."""
     postings = []
     for asset, amount in amounts.items():
         if amount:
             postings.append(Posting(player_owner(player_id), asset, amount))
-            postings.append(Posting(issuance_owner(player_id), asset, -amount))
+            postings.append(Posting(ISSUANCE, asset, -amount))
     return postings
 
 
@@ -173,7 +177,11 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
     Four statements whatever the number of transactions and accounts: the transaction
     rows, the accounts read and locked in id order, one UPDATE of all their balances,
     chain heads and line counts, and the lines. The balance check happens under that
-    lock, so a player balance can never go below zero, however many writers race."""
+    lock, so a player balance can never go below zero, however many writers race.
+
+    Issuance postings all go to one shard, picked at random for the call: a batch of a
+    hundred players' credits locks one shard's accounts, not every shard, so concurrent
+    batches (and single credits) rarely wait for each other there."""
     if not entries:
         return []
     for entry in entries:
@@ -182,6 +190,10 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
     txs = [LedgerTransaction(type=e.type, idempotency_key=e.idempotency_key, reference=e.reference)
            for e in entries]
     await LedgerTransaction.bulk_create(txs)  # sets each created_at; a duplicate key aborts
+    shard = issuance_shard(random.randrange(ISSUANCE_SHARDS))
+    entries = [Entry(e.type, e.idempotency_key,
+                     [Posting(shard, p.asset, p.amount) if p.owner == ISSUANCE else p for p in e.postings],
+                     e.reference) for e in entries]
     accounts = await _lock_accounts(conn, [(p.owner, p.asset) for e in entries for p in e.postings])
     heads: dict[int, tuple[int, int, str, bool]] = {}
     lines = []
