@@ -139,39 +139,51 @@ DATABASE_ERRORS = (BaseORMException, asyncpg.PostgresError, asyncpg.InterfaceErr
                    sqlite3.Error, OSError)
 
 
-async def insert_rows(conn: Any, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """Insert `rows` with as few multi-row INSERT statements as the parameter limit allows
-    (one round trip each, where executemany sends a statement per row)."""
-    per_statement = max(1, 30000 // len(columns))
+async def insert_rows(conn: Any, table: str, columns: dict[str, str], rows: list[tuple]) -> None:
+    """Insert `rows` (tuples in the order of `columns`, which maps each column to its
+    PostgreSQL type) in one statement. On PostgreSQL the statement is always the same
+    text, `INSERT … SELECT * FROM unnest($1::type[], …)` with one array per column, so it
+    is parsed and planned once per connection, whatever the number of rows; executemany
+    would send a statement per row, and a multi-row VALUES list would be a new statement
+    of thousands of parameters for every size of batch. SQLite (in-process, no round
+    trips) gets multi-row VALUES within its parameter limit."""
+    if not rows:
+        return
     names = ", ".join(f'"{c}"' for c in columns)
+    if conn.capabilities.dialect == "postgres":
+        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(columns.values()))
+        await conn.execute_query(f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({arrays})',
+                                 [list(column) for column in zip(*rows, strict=True)])
+        return
+    width = len(columns)
+    per_statement = max(1, 30000 // width)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
-        marks = ", ".join(
-            "(" + ", ".join(f"{{{i * len(columns) + j + 1}}}" for j in range(len(columns))) + ")"
-            for i in range(len(chunk)))
-        await conn.execute_query(
-            dialect_sql(conn, f'INSERT INTO "{table}" ({names}) VALUES {marks}', len(chunk) * len(columns)),
-            [value for row in chunk for value in row])
+        marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
+        await conn.execute_query(f'INSERT INTO "{table}" ({names}) VALUES {marks}',
+                                 [value for row in chunk for value in row])
 
 
 async def update_rows(conn: Any, table: str, key: str, columns: dict[str, str],
                       rows: list[tuple]) -> None:
-    """Set `columns` of several rows, each found by its `key`, in one statement: `rows` are
-    (key, value, …) tuples in the order of `columns`, which maps each column to its
-    PostgreSQL type (for the casts of the parameters). Tortoise's bulk_update builds a
-    CASE per column through pypika, which costs more CPU than the round trip it saves."""
+    """Set `columns` of several rows, each found by its bigint `key`, in one statement:
+    `rows` are (key, value, …) tuples in the order of `columns` (column -> PostgreSQL
+    type). One fixed statement on PostgreSQL (`UPDATE … FROM unnest(…)`, see
+    `insert_rows`); Tortoise's bulk_update builds a CASE per column through pypika, which
+    costs more CPU than the round trips it saves."""
     if not rows:
         return
-    postgres = conn.capabilities.dialect == "postgres"
-    types = ["bigint", *columns.values()]
-    width = len(types)
-    marks = ", ".join(
-        "(" + ", ".join(f"{{{i * width + j + 1}}}" + (f"::{types[j]}" if postgres else "")
-                        for j in range(width)) + ")"
-        for i in range(len(rows)))
-    names = ", ".join(["k", *columns])
+    names = ", ".join(["k", *(f'"{c}"' for c in columns)])
     sets = ", ".join(f'"{column}" = v."{column}"' for column in columns)
+    if conn.capabilities.dialect == "postgres":
+        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(["bigint", *columns.values()]))
+        await conn.execute_query(
+            f'UPDATE "{table}" SET {sets} FROM unnest({arrays}) AS v({names}) '
+            f'WHERE "{table}"."{key}" = v.k',
+            [list(column) for column in zip(*rows, strict=True)])
+        return
+    marks = ", ".join("(" + ", ".join("?" * (len(columns) + 1)) + ")" for _ in rows)
     await conn.execute_query(
-        dialect_sql(conn, f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} '
-                    f'FROM v WHERE "{table}"."{key}" = v.k', len(rows) * width),
+        f'WITH v({names}) AS (VALUES {marks}) UPDATE "{table}" SET {sets} '
+        f'FROM v WHERE "{table}"."{key}" = v.k',
         [value for row in rows for value in row])

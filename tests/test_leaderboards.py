@@ -265,6 +265,32 @@ async def test_boards_already_expired_are_not_written(lb, redis):
     assert K.global_key(K.period_id("DAY", recent, TZ)) not in await redis.keys("lb:*")
 
 
+async def test_a_batch_recorded_at_once_equals_one_by_one(lb, redis):
+    """record_many (one script call per set of boards) leaves every board exactly as the
+    same activities recorded one at a time: a player twice, two cities, two days, ties."""
+    items = [("a", "shenzhen", 500, at("2030-06-11 08:00")), ("b", "shenzhen", 500, at("2030-06-11 08:00")),
+             ("c", "beijing", 700, at("2030-06-11 08:05")), ("a", "shenzhen", 250, at("2030-06-11 09:00")),
+             ("d", None, 100, at("2030-06-11 09:30")), ("e", "shenzhen", 0, at("2030-06-11 09:40")),
+             ("b", "shenzhen", 300, at("2030-06-12 07:00"))]
+
+    async def boards() -> dict:
+        found = {}
+        async for key in redis.scan_iter(match="lb:*"):
+            found[key] = (await redis.zrange(key, 0, -1, withscores=True), await redis.expiretime(key))
+        return found
+
+    for item in items:
+        await lb.record(*item)
+    one_by_one = await boards()
+    await redis.flushdb()
+    await lb.record_many(items)
+    together = await boards()
+    assert together == one_by_one
+    assert len(together) == 5 + 5 + 4  # GLOBAL and shenzhen: two DAY boards each; beijing: one day
+    assert await lb.top("GLOBAL", "DAY", 3, now=NOW) == [
+        Entry(1, "a", 750), Entry(2, "c", 700), Entry(3, "b", 500)]
+
+
 # -- rebuild from the ledger -------------------------------------------------------------
 
 

@@ -7,7 +7,6 @@ from datetime import date
 from tortoise import connections
 
 from app.credits.models import DailyCredit
-from app.database import dialect_sql
 
 DailyKey = tuple[str, date, str]  # (player id, local date, kind)
 
@@ -17,17 +16,19 @@ async def lock_dailies(keys: list[DailyKey]) -> dict[DailyKey, DailyCredit]:
     ends: one upsert, whose DO UPDATE takes the row locks in key order, so concurrent
     batches cannot deadlock on them (SQLite runs one writer at a time)."""
     conn = connections.get("default")
-    postgres = conn.capabilities.dialect == "postgres"
     ordered = sorted({(str(p), d, k) for p, d, k in keys})
-    values = ", ".join(f"({{{3 * i + 1}}}, {{{3 * i + 2}}}, {{{3 * i + 3}}}, 0, 0, 0, 0, 0)"
-                       for i in range(len(ordered)))
-    rows = await conn.execute_query_dict(
-        dialect_sql(conn, "INSERT INTO daily_credit (player_id, local_date, kind, reduction_grams, "
-                    f"points, growth, energy, steps) VALUES {values} "
-                    "ON CONFLICT (player_id, local_date, kind) DO UPDATE SET kind = EXCLUDED.kind "
-                    "RETURNING *", 3 * len(ordered)),
-        [v for p, d, k in ordered for v in (p, d if postgres else d.isoformat(), k)],
-    )
+    upsert = ("INSERT INTO daily_credit (player_id, local_date, kind, reduction_grams, points, "
+              "growth, energy, steps) {rows} ON CONFLICT (player_id, local_date, kind) "
+              "DO UPDATE SET kind = EXCLUDED.kind RETURNING *")
+    if conn.capabilities.dialect == "postgres":  # one statement text for any batch size
+        rows = await conn.execute_query_dict(
+            upsert.format(rows="SELECT p, d, k, 0, 0, 0, 0, 0 FROM unnest($1::uuid[], $2::date[], "
+                               "$3::text[]) WITH ORDINALITY AS v(p, d, k, i) ORDER BY i"),
+            [[p for p, _, _ in ordered], [d for _, d, _ in ordered], [k for _, _, k in ordered]])
+    else:
+        rows = await conn.execute_query_dict(
+            upsert.format(rows="VALUES " + ", ".join("(?, ?, ?, 0, 0, 0, 0, 0)" for _ in ordered)),
+            [v for p, d, k in ordered for v in (p, d.isoformat(), k)])
     found = [DailyCredit._init_from_db(**row) for row in rows]
     return {(str(d.player_id), _as_date(d.local_date), d.kind): d for d in found}
 

@@ -11,8 +11,8 @@ score, adds the grams, and keeps as tie-break the *latest* time among the record
 activities (the time the player reached their current total). Taking the latest rather
 than "the time of this call" makes the result independent of the order in which
 activities are recorded, so a board rebuilt from the ledger equals the live one.
-On a single Redis the 8 boards are updated by one script call; on Redis Cluster (keys in
-different slots) by one script call per key.
+On a single Redis the 8 boards are updated by one script call, for one activity or a
+whole partner batch; on Redis Cluster (keys in different slots) by one script call per key.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -30,30 +31,33 @@ from app.leaderboards import keys as K
 INCREMENT_LUA = """
 local S = 536870912.0            -- 2^29, the tie-break scale
 local LIMIT = 9007199254740992.0 -- 2^53, integers up to here are exact doubles
-local member = ARGV[1]
-local delta = tonumber(ARGV[2])
-local k_new = tonumber(ARGV[3])
-local result = {}
-for i, key in ipairs(KEYS) do
-  local k = k_new
-  local grams = delta
-  local old = redis.call('ZSCORE', key, member)
-  if old then
-    local o = tonumber(old)
-    local og = math.floor(o)
-    grams = og + delta
-    local k_old = (o - og) * S
-    if k_old < k then k = k_old end  -- keep the latest time (smaller k)
+-- ARGV: the expire-at of each key (0: never), then (member, grams, k) per activity
+for i = #KEYS + 1, #ARGV, 3 do
+  local member = ARGV[i]
+  local delta = tonumber(ARGV[i + 1])
+  local k_new = tonumber(ARGV[i + 2])
+  for _, key in ipairs(KEYS) do
+    local k = k_new
+    local grams = delta
+    local old = redis.call('ZSCORE', key, member)
+    if old then
+      local o = tonumber(old)
+      local og = math.floor(o)
+      grams = og + delta
+      local k_old = (o - og) * S
+      if k_old < k then k = k_old end  -- keep the latest time (smaller k)
+    end
+    local unit = 1.0
+    while (grams + 1) * S > LIMIT * unit do unit = unit * 2 end
+    k = math.floor(k / unit) * unit
+    redis.call('ZADD', key, string.format('%.17g', (grams * S + k) / S), member)
   end
-  local unit = 1.0
-  while (grams + 1) * S > LIMIT * unit do unit = unit * 2 end
-  k = math.floor(k / unit) * unit
-  redis.call('ZADD', key, string.format('%.17g', (grams * S + k) / S), member)
-  local expire = tonumber(ARGV[3 + i])
-  if expire and expire > 0 then redis.call('EXPIREAT', key, expire) end
-  result[i] = grams
 end
-return result
+for j, key in ipairs(KEYS) do
+  local expire = tonumber(ARGV[j])
+  if expire > 0 then redis.call('EXPIREAT', key, expire) end
+end
+return #ARGV - #KEYS
 """
 
 
@@ -78,6 +82,7 @@ class Leaderboards:
         self.timezone = timezone
         self._increment = redis.register_script(INCREMENT_LUA)
         self._cluster = isinstance(redis, RedisCluster)
+        self._zone = ZoneInfo(timezone)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -94,42 +99,37 @@ class Leaderboards:
 
     async def record(self, player_id: str, city: str | None, grams: int, at: datetime) -> None:
         """Add `grams` (ignored if <= 0) reached at `at` to every board containing `at`."""
-        if grams <= 0:
-            return
-        now = int(utcnow().timestamp())
-        boards = [(key, exp) for key, exp in self.boards_for(city, at) if exp is None or exp > now]
-        if not boards:
-            return
-        member, k = str(player_id), K.tie_units(at)
-        if self._cluster:
-            await asyncio.gather(*(
-                self._increment(keys=[key], args=[member, int(grams), k, exp or 0])
-                for key, exp in boards
-            ))
-        else:
-            await self._increment(
-                keys=[key for key, _ in boards],
-                args=[member, int(grams), k, *[exp or 0 for _, exp in boards]],
-            )
+        await self.record_many([(player_id, city, grams, at)])
 
     async def record_many(self, items: Sequence[tuple[str, str | None, int, datetime]]) -> None:
-        """`record` for several (player id, city, grams, at), in one pipelined round trip."""
-        if self._cluster:
-            for item in items:
-                await self.record(*item)
-            return
+        """`record` for several (player id, city, grams, at), in order. On one Redis: one
+        script call per set of boards (a partner batch, all of one city and day, is one
+        call); on Redis Cluster, whose keys live in different slots, a call per key."""
         now = int(utcnow().timestamp())
-        pipe = self.redis.pipeline(transaction=False)
-        queued = 0
+        groups: dict[tuple, list] = {}
+        boards_of: dict[tuple, tuple] = {}
         for player_id, city, grams, at in items:
-            boards = [(key, exp) for key, exp in self.boards_for(city, at) if exp is None or exp > now]
-            if grams <= 0 or not boards:
+            if grams <= 0:
                 continue
+            day = (city, at.astimezone(self._zone).date())  # the boards depend on the day only
+            if day not in boards_of:
+                boards_of[day] = tuple((key, exp or 0) for key, exp in self.boards_for(city, at)
+                                       if exp is None or exp > now)
+            if boards_of[day]:
+                groups.setdefault(boards_of[day], []).extend(
+                    (str(player_id), int(grams), K.tie_units(at)))
+        if self._cluster:
+            await asyncio.gather(*(self._increment(keys=[key], args=[exp, *activities])
+                                   for boards, activities in groups.items() for key, exp in boards))
+        elif len(groups) == 1:
+            [(boards, activities)] = groups.items()
             await self._increment(keys=[key for key, _ in boards],
-                                  args=[str(player_id), int(grams), K.tie_units(at),
-                                        *[exp or 0 for _, exp in boards]], client=pipe)
-            queued += 1
-        if queued:
+                                  args=[*(exp for _, exp in boards), *activities])
+        elif groups:
+            pipe = self.redis.pipeline(transaction=False)
+            for boards, activities in groups.items():
+                await self._increment(keys=[key for key, _ in boards],
+                                      args=[*(exp for _, exp in boards), *activities], client=pipe)
             await pipe.execute()
 
     # -- reading -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.database import dialect_sql, insert_rows
+from app.database import dialect_sql, insert_rows, update_rows
 from app.errors import ErrorCode, ServiceError
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction
@@ -34,8 +34,10 @@ class Asset(StrEnum):
 
 
 _SHORT_OF = {Asset.CARBON_POINT: "Not enough carbon points.", Asset.ENERGY: "Not enough energy."}
-LINE_COLUMNS = ["transaction_id", "account_id", "seq", "asset", "amount", "balance_after",
-                "created_at", "hash"]
+LINE_COLUMNS = {"transaction_id": "uuid", "account_id": "bigint", "seq": "bigint", "asset": "text",
+                "amount": "bigint", "balance_after": "bigint", "created_at": "timestamptz",
+                "hash": "text"}
+HEAD_COLUMNS = {"balance": "bigint", "line_count": "bigint", "last_hash": "text"}
 ISSUANCE_SHARDS = 16  # issuance is spread over shards so credits do not queue on one row
 
 
@@ -111,12 +113,18 @@ async def _lock_accounts(conn, keys: list[tuple[str, Asset]]
     lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
 
     async def select() -> dict[tuple[str, Asset], tuple[int, int, int, str, bool]]:
-        where = " OR ".join(f"(owner = {{{2 * i + 1}}} AND asset = {{{2 * i + 2}}})"
-                            for i in range(len(keys)))
-        rows = await conn.execute_query_dict(
-            dialect_sql(conn, "SELECT id, owner, asset, balance, line_count, last_hash, allow_negative "
-                       f"FROM ledger_account WHERE {where} ORDER BY id{lock}", len(keys) * 2),
-            [v for owner, asset in keys for v in (owner, asset.value)])
+        columns = "a.id, a.owner, a.asset, a.balance, a.line_count, a.last_hash, a.allow_negative"
+        if lock:  # one statement text for any number of accounts (see app.database.insert_rows)
+            rows = await conn.execute_query_dict(
+                f"SELECT {columns} FROM ledger_account a JOIN unnest($1::text[], $2::text[]) "
+                "AS k(owner, asset) ON a.owner = k.owner AND a.asset = k.asset "
+                "ORDER BY a.id FOR UPDATE OF a",
+                [[owner for owner, _ in keys], [asset.value for _, asset in keys]])
+        else:
+            where = " OR ".join("(a.owner = ? AND a.asset = ?)" for _ in keys)
+            rows = await conn.execute_query_dict(
+                f"SELECT {columns} FROM ledger_account a WHERE {where} ORDER BY a.id",
+                [v for owner, asset in keys for v in (owner, asset.value)])
         return {(r["owner"], Asset(r["asset"])): (int(r["id"]), int(r["balance"]),
                                                   int(r["line_count"]), r["last_hash"],
                                                   bool(r["allow_negative"])) for r in rows}
@@ -218,32 +226,10 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
             digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
             heads[acc_id] = (balance, seq, digest, allow_negative)
             lines.append((str(tx.id), acc_id, seq, asset.value, amount, balance, now, digest))
-    await _write_heads(conn, [(acc_id, b, s, h) for acc_id, (b, s, h, _) in sorted(heads.items())])
+    await update_rows(conn, "ledger_account", "id", HEAD_COLUMNS,
+                      [(acc_id, b, s, h) for acc_id, (b, s, h, _) in sorted(heads.items())])
     await insert_rows(conn, "ledger_line", LINE_COLUMNS, lines)  # rows, not models: less CPU
     return txs
-
-
-async def _write_heads(conn, updates: list[tuple[int, int, int, str]]) -> None:
-    """Set balance, line count and chain head of several accounts in one statement."""
-    params: list = []
-    postgres = conn.capabilities.dialect == "postgres"
-
-    def case(column: int, pg_type: str) -> str:
-        whens = []
-        for update in updates:
-            params.extend((update[0], update[column]))
-            cast = f"::{pg_type}" if postgres else ""
-            whens.append(f"WHEN {{{len(params) - 1}}} THEN {{{len(params)}}}{cast}")
-        return "CASE id " + " ".join(whens) + " END"
-
-    balance, count, head = case(1, "bigint"), case(2, "bigint"), case(3, "varchar")
-    ids = []
-    for update in updates:
-        params.append(update[0])
-        ids.append(f"{{{len(params)}}}")
-    await conn.execute_query(
-        dialect_sql(conn, f"UPDATE ledger_account SET balance = {balance}, line_count = {count}, "
-                   f"last_hash = {head} WHERE id IN ({', '.join(ids)})", len(params)), params)
 
 
 async def balances(player_id: str) -> dict[Asset, int]:

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
-from app.database import dialect_sql, update_rows
+from app.database import update_rows
 from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.planet.models import Planet, QuizAnswer
 from game.engine import ActivityEvent, Effect, EggFound, Event, PlanetState, QuizEvent, apply
@@ -31,15 +31,16 @@ async def lock_planets(player_ids: list[str]) -> dict[str, Planet]:
     at a time)."""
     conn = connections.get("default")
     ids = sorted({str(p) for p in player_ids})
-    now = utcnow()
-    stamp = now if conn.capabilities.dialect == "postgres" else now.isoformat()
-    values = ", ".join(f"({{{2 * i + 1}}}, '{{{{}}}}', {{{2 * i + 2}}})" for i in range(len(ids)))
-    rows = await conn.execute_query_dict(
-        dialect_sql(conn, f"INSERT INTO planet (player_id, state, updated_at) VALUES {values} "
-                    "ON CONFLICT (player_id) DO UPDATE SET player_id = EXCLUDED.player_id "
-                    "RETURNING *", 2 * len(ids)),
-        [v for pid in ids for v in (pid, stamp)],
-    )
+    upsert = ("INSERT INTO planet (player_id, state, updated_at) {rows} ON CONFLICT (player_id) "
+              "DO UPDATE SET player_id = EXCLUDED.player_id RETURNING *")
+    if conn.capabilities.dialect == "postgres":  # one statement text for any batch size
+        rows = await conn.execute_query_dict(
+            upsert.format(rows="SELECT p, '{}'::jsonb, $2::timestamptz FROM unnest($1::uuid[]) WITH ORDINALITY "
+                               "AS v(p, i) ORDER BY i"), [ids, utcnow()])
+    else:
+        rows = await conn.execute_query_dict(
+            upsert.format(rows="VALUES " + ", ".join("(?, '{}', ?)" for _ in ids)),
+            [v for pid in ids for v in (pid, utcnow())])
     planets = [Planet._init_from_db(**row) for row in rows]
     return {str(planet.player_id): planet for planet in planets}
 
