@@ -37,8 +37,7 @@ def serve(
     workers: int = typer.Option(None, help="Worker processes (default CARBON_WORKERS)."),
 ) -> None:
     """Serve GraphQL (with GraphiQL) at /graphql."""
-    import uvicorn
-
+    from app import serving
     from app.observability import configure_logging
     from app.server import ConfigurationError, refuse_unsafe_production
 
@@ -51,7 +50,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_json)
     host, port = host or settings.host, port or settings.port
     typer.echo(f"carbon-planet on http://{host}:{port}/graphql")
-    uvicorn.run(
+    serving.run(
         "app.server:app_factory",
         factory=True,
         host=host,

@@ -142,9 +142,9 @@ async def run_all(opts) -> dict:
     port = load.free_port()
     env = load.server_env(opts.database_url, opts.redis_url, workdir)
     floor_server = load.Server(
-        [str(BIN / "uvicorn"), "bench.floors:app_factory", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(opts.workers), "--no-access-log",
-         "--log-level", "warning"], env, port, Path(workdir) / "floor-server.log")
+        [str(BIN / "python"), "-m", "app.serving", "bench.floors:app_factory", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(opts.workers)],
+        env, port, Path(workdir) / "floor-server.log")
     try:
         await floor_server.wait_ready()
         floor_server.reset_peak()

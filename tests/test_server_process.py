@@ -115,3 +115,41 @@ def test_production_mode_refuses_to_start_on_defaults(tmp_path):
     assert done.returncode == 2
     assert "will not start" in done.stderr
     assert "CARBON_SECRET_KEY" in done.stderr and "DATABASE_URL" in done.stderr
+
+
+def listening_sockets(port: int) -> int:
+    """Listening TCP sockets on `port` (Linux: /proc/net/tcp, state 0A)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows
+               if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "0A")
+
+
+def test_several_workers_listen_each_on_its_own_socket(tmp_path):
+    """`serve --workers 2`: a SO_REUSEPORT socket per worker, so the kernel spreads new
+    connections over the workers (one shared socket let a burst land on one worker)."""
+    env = clean_env()
+    done = subprocess.run([COMMAND, "migrate"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    with open(tmp_path / "server.log", "w") as log:
+        process = subprocess.Popen([COMMAND, "serve", "--port", str(port), "--workers", "2"],
+                                   cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while listening_sockets(port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert listening_sockets(port) == 2, (tmp_path / "server.log").read_text()
+        answers = []
+        for _ in range(16):  # a new connection each time
+            while time.monotonic() < deadline:
+                try:
+                    answers.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+        assert answers == [200] * 16
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert listening_sockets(port) == 0  # the workers stopped with the supervisor
