@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -60,6 +61,15 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
+def settle_garbage_collector() -> None:
+    """Keep everything alive at startup (schema, ORM models, rules: ~130,000 objects) out
+    of the garbage collector's full passes, which otherwise stop a worker for up to 86 ms
+    (measured) every few hundred requests: the p99 of a home-screen request. Collection
+    still runs for what requests allocate."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, sms: SmsProvider | None = None) -> Starlette:
     settings = settings or get_settings()
     refuse_unsafe_production(settings)
@@ -84,6 +94,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
             if settings.payout_worker:
                 app.state.payout_worker = PayoutWorker(app.state.services.payouts, settings)
                 background.append(asyncio.create_task(app.state.payout_worker.run_forever()))
+            settle_garbage_collector()
             try:
                 yield
             finally:

@@ -53,6 +53,7 @@ def _floor_app() -> Starlette:
     from app.ledger import service as ledger
     from app.planet import service as planet
     from app.redis import create_redis
+    from app.server import settle_garbage_collector
     from app.settings import get_settings
     from game.engine import progress
     from game.rules import default_rules
@@ -131,6 +132,7 @@ def _floor_app() -> Starlette:
         redis = create_redis(settings)
         state["boards"] = Leaderboards(redis, settings.default_timezone)
         async with RegisterTortoise(app, config=database.tortoise_config(settings)):
+            settle_garbage_collector()  # as the API's workers do
             yield
         await redis.aclose()
 
