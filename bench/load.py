@@ -186,6 +186,22 @@ class Result:
                 "error_samples": self.error_samples[:5]}
 
 
+def merged(results: list[Result]) -> Result:
+    """Several runs of one scenario as one: requests and time added, latencies pooled."""
+    out = Result(results[0].name + (f" ({len(results)} rounds)" if len(results) > 1 else ""))
+    for r in results:
+        out.count += r.count
+        out.errors += r.errors
+        out.seconds += r.seconds
+        out.units += r.units
+        out.latencies.extend(r.latencies)
+        out.error_samples.extend(r.error_samples)
+        out.notes.setdefault("rounds_rps", []).append(round(r.rps, 1))
+        for key, value in r.rss.items():
+            out.rss[key] = max(out.rss.get(key, 0), value)
+    return out
+
+
 Send = Callable[[HttpConnection, int], Awaitable[tuple[bool, int, str | None]]]
 """One request number i on a connection -> (ok, units, error text)."""
 
@@ -278,6 +294,37 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(app_pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the app's workers, PostgreSQL's processes,
+    Redis and this load client: two snapshots give who used the cores in between."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"app": 0.0, "postgresql": 0.0, "redis": 0.0}
+    app = set(app_pids)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry.name) in app:
+            used["app"] += seconds
+        elif comm.startswith("postgres"):
+            used["postgresql"] += seconds
+        elif comm.startswith("redis-server"):
+            used["redis"] += seconds
+    used["client"] = time.process_time()
+    return used
+
+
+def cpu_per_unit(before: dict[str, float], after: dict[str, float], units: int) -> dict[str, float]:
+    """Milliseconds of CPU per unit (a batch, a request) for each process group."""
+    return {k: round(1000 * (after[k] - before[k]) / max(units, 1), 1) for k in before}
 
 
 def cmdline(pid: int) -> str:
@@ -593,15 +640,27 @@ async def scenario_commute(opts, city: City, server: Server) -> tuple[Result, Re
                 error = json.dumps(payload["errors"])
         return error is None, 1, error
 
+    # Batches alone first, with the CPU each process group spends per batch: what bounds
+    # ingestion on a machine whose cores the database, the app and the client share.
+    server.reset_peak()
+    workers = server.worker_pids()
+    before = cpu_seconds(workers)
+    alone = await drive(f"partner batches of {size}, alone", "127.0.0.1", server.port,
+                        send_batch, opts.batches, opts.batch_concurrency, opts.seconds)
+    alone.notes["cpu_ms_per_batch"] = cpu_per_unit(before, cpu_seconds(workers), alone.count)
+    alone.notes["records_per_second"] = alone.units_per_second
+    alone.rss = dict(server.peak)
+    offset = alone.count  # the mixed run's batches are new records for other players
     server.reset_peak()
     batches, steps = await asyncio.gather(
-        drive(f"partner batches of {size}", "127.0.0.1", server.port, send_batch,
-              opts.batches, opts.batch_concurrency, opts.seconds),
+        drive(f"partner batches of {size}", "127.0.0.1", server.port,
+              lambda conn, i: send_batch(conn, offset + i), opts.batches, opts.batch_concurrency,
+              opts.seconds),
         drive("syncSteps", "127.0.0.1", server.port, send_steps, opts.requests or 2000,
               opts.steps_concurrency, opts.seconds))
     batches.rss = steps.rss = dict(server.peak)
     batches.notes["records_per_second"] = batches.units_per_second
-    return batches, steps
+    return alone, batches, steps
 
 
 async def create_flash_item(database_url: str, stock: int, price: int) -> str:
@@ -761,7 +820,9 @@ async def run_scenarios(opts, names: list[str]) -> dict[str, Result]:
             results["leaderboard_graphql"] = await scenario_leaderboard_graphql(opts, city, server)
             print_result(results["leaderboard_graphql"])
         if "commute" in names:
-            results["commute_batches"], results["commute_steps"] = await scenario_commute(opts, city, server)
+            (results["commute_alone"], results["commute_batches"],
+             results["commute_steps"]) = await scenario_commute(opts, city, server)
+            print_result(results["commute_alone"])
             print_result(results["commute_batches"])
             print_result(results["commute_steps"])
         if "flash" in names:
