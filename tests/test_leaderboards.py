@@ -294,9 +294,11 @@ async def test_a_batch_recorded_at_once_equals_one_by_one(lb, redis):
 # -- rebuild from the ledger -------------------------------------------------------------
 
 
-async def _snapshot(redis) -> dict[str, list]:
+async def _snapshot(redis) -> dict[str, tuple]:
+    """Every board: its members with scores, and when it expires (-1: never)."""
     keys = sorted([k async for k in redis.scan_iter(match="lb:*")])
-    return {k: await redis.zrange(k, 0, -1, withscores=True) for k in keys}
+    return {k: (await redis.zrange(k, 0, -1, withscores=True), await redis.expiretime(k))
+            for k in keys}
 
 
 async def test_rebuild_from_ledger_matches_live_boards(app, lb, redis):
@@ -317,7 +319,7 @@ async def test_rebuild_from_ledger_matches_live_boards(app, lb, redis):
         await lb.record(str(player.id), player.city, grams, line.created_at)
     live = await _snapshot(redis)
     assert live and "lb:global:-:all" in live
-    assert len(live["lb:global:-:all"]) == 3
+    assert len(live["lb:global:-:all"][0]) == 3 and live["lb:global:-:all"][1] == -1
     totals = {str(p.id): 0 for p in players}
     for i, grams in plan:
         totals[str(players[i].id)] += grams

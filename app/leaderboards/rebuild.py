@@ -63,6 +63,21 @@ async def delete_all_boards(redis, chunk: int = 500) -> int:
     return removed
 
 
+def live_periods(boards: Leaderboards, at: datetime, now: int, expiring: dict[str, int]) -> list[str]:
+    """The period ids (`d:…`, `w:…`, `m:…`, `all`) of the boards a line at `at` counts on,
+    leaving out periods already expired; notes when each board of those periods expires."""
+    periods = []
+    for period in K.PERIODS:
+        expire = K.expire_at(period, at, boards.timezone)
+        if expire is not None and expire <= now:
+            continue
+        pid = K.period_id(period, at, boards.timezone)
+        periods.append(pid)
+        if expire is not None:
+            expiring[pid] = expire
+    return periods
+
+
 def _final_score(grams: int, k: int) -> float:
     """What the increment script leaves after all of a player's activities on one board:
     the summed grams, the latest time (smallest k), coarsened as the script coarsens it."""
@@ -95,8 +110,9 @@ async def rebuild_from_ledger(redis, timezone: str,
     now = int(utcnow().timestamp())
     if progress is not None:
         progress(0, total)
-    expiring: dict[str, int] = {}
-    boards_of_slot: dict[tuple[str | None, int], list[tuple[str, int | None]]] = {}
+    expiring: dict[str, int] = {}  # period id -> when its boards expire
+    written: dict[str, set[str]] = defaultdict(set)  # period id -> its board keys
+    periods_of_slot: dict[int, list[str]] = {}
     load = redis.register_script(ZADD_LUA)
     sending: asyncio.Future | None = None
     while True:
@@ -127,7 +143,10 @@ async def rebuild_from_ledger(redis, timezone: str,
                               "WHERE account_id >= {1} AND account_id <= {2} AND asset = {3}"),
             [accounts[0][0], last_account, Asset.CO2E_GRAMS.value])
         lines = [(r[0], r[1], r[2]) for r in rows if r[0] in owner_of]
-        totals: dict[str, dict[str, list[int]]] = defaultdict(dict)  # key -> member -> [g, k]
+        # per period (a DAY, WEEK, MONTH or ALL_TIME board id): member -> [grams, k]. A
+        # player's GLOBAL and CITY boards of one period hold the same total, so each line
+        # is added once per period, not once per board, and each entry is formatted once.
+        totals: dict[str, dict[str, list[int]]] = defaultdict(dict)
         for acc_id, amount, at in lines:
             grams = int(amount)
             if grams <= 0:
@@ -136,22 +155,18 @@ async def rebuild_from_ledger(redis, timezone: str,
                 at = datetime.fromisoformat(at)
             if at.tzinfo is None:  # stored in UTC (use_tz); be safe with naive values
                 at = at.replace(tzinfo=UTC)
-            pid = owner_of[acc_id]
-            city = cities.get(pid)
             # every real zone offset is a multiple of 15 minutes, so all the moments of a
             # 15-minute UTC slot fall in the same local day, week and month
-            slot = (city, int(at.timestamp()) // 900)
-            targets = boards_of_slot.get(slot)
-            if targets is None:
-                targets = [(key, exp) for key, exp in boards.boards_for(city, at)
-                           if exp is None or exp > now]
-                boards_of_slot[slot] = targets
-                expiring.update((key, exp) for key, exp in targets if exp is not None)
+            slot = int(at.timestamp()) // 900
+            periods = periods_of_slot.get(slot)
+            if periods is None:
+                periods = periods_of_slot[slot] = live_periods(boards, at, now, expiring)
+            pid = owner_of[acc_id]
             k = K.tie_units(at)
-            for key, _ in targets:
-                entry = totals[key].get(pid)
+            for period in periods:
+                entry = totals[period].get(pid)
                 if entry is None:
-                    totals[key][pid] = [grams, k]
+                    totals[period][pid] = [grams, k]
                 else:
                     entry[0] += grams
                     if k < entry[1]:
@@ -159,10 +174,18 @@ async def rebuild_from_ledger(redis, timezone: str,
         if sending is not None:  # Redis works on one batch while Python sums the next
             await sending
         pipe = redis.pipeline(transaction=False)
-        for key, members in totals.items():  # one script call per board and batch
-            payload = "\n".join(f"{_final_score(g, k)!r} {pid}"
-                                 for pid, (g, k) in members.items())
-            await load(keys=[key], args=[payload], client=pipe)  # queued, not sent
+        for period, members in totals.items():  # one script call per board and batch
+            entries: dict[str | None, list[str]] = defaultdict(list)  # city -> "score member"
+            for pid, (g, k) in members.items():
+                entries[cities.get(pid)].append(f"{_final_score(g, k)!r} {pid}")
+            everyone = [line for city_entries in entries.values() for line in city_entries]
+            await load(keys=[K.global_key(period)], args=["\n".join(everyone)], client=pipe)
+            written[period].add(K.global_key(period))
+            for city, city_entries in entries.items():
+                if city:
+                    await load(keys=[K.city_key(city, period)], args=["\n".join(city_entries)],
+                               client=pipe)
+                    written[period].add(K.city_key(city, period))
         sending = asyncio.ensure_future(pipe.execute())
         done += len(lines)
         if progress is not None:
@@ -171,7 +194,8 @@ async def rebuild_from_ledger(redis, timezone: str,
         await sending
     if expiring:
         async with redis.pipeline(transaction=False) as pipe:
-            for key, expire in expiring.items():
-                pipe.expireat(key, expire)
+            for period, expire in expiring.items():
+                for key in written[period]:
+                    pipe.expireat(key, expire)
             await pipe.execute()
     return done
