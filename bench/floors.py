@@ -25,6 +25,7 @@ import contextlib
 import os
 import random
 import re
+import resource
 import subprocess
 import time
 from datetime import datetime
@@ -202,6 +203,13 @@ async def drop_database(url: str, name: str) -> None:
         await admin.close()
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def pgbench(url: str, players: int, clients: int, seconds: int, threads: int = 2,
             script: Path = INGEST_SQL) -> dict:
     """Run the ingestion script; returns tps and latency percentiles (ms) from the per-
@@ -218,9 +226,16 @@ def pgbench(url: str, players: int, clients: int, seconds: int, threads: int = 2
     env = {**os.environ}
     if parts.password:
         env["PGPASSWORD"] = parts.password
+    busy, client = _busy_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(args, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pgbench_cpu = (after.ru_utime - client.ru_utime) + (after.ru_stime - client.ru_stime)
+    # PostgreSQL's backends exit with pgbench, taking their CPU counters with them: what
+    # the machine was busy with, less pgbench itself, is the database (the machine is
+    # otherwise idle between scenarios)
+    database_cpu = _busy_seconds() - busy - pgbench_cpu
     tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
     latencies = []
@@ -232,7 +247,10 @@ def pgbench(url: str, players: int, clients: int, seconds: int, threads: int = 2
     latencies.sort()
     from bench.load import percentile
 
+    transactions = max(1.0, tps * seconds)
     return {"tps": tps, "clients": clients, "seconds": seconds,
+            "database_cpu_ms_per_tx": round(1000 * database_cpu / transactions, 1),
+            "pgbench_cpu_ms_per_tx": round(1000 * pgbench_cpu / transactions, 1),
             "failed": int(failed.group(1)) if failed else 0, "transactions": len(latencies),
             "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
             "p99_ms": percentile(latencies, 99), "output": out.stdout}
