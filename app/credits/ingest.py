@@ -4,9 +4,9 @@ For a record: lock the player's totals for that day and kind, compute with the
 methodology in effect when the activity started, write the activity, claim (partner,
 record id) by inserting the partner record (a duplicate, even a concurrent one, meets the
 unique index there and rolls its whole transaction back), update the planet, and post the
-credit to the ledger last, so the shared issuance accounts are locked only until commit. A batch's new records do all this together in one
-transaction, a statement per kind of row; if that transaction fails, each record is
-tried again in its own.
+credit to the ledger last, so the shared issuance accounts are locked only until commit.
+A batch's new records do all this together in one transaction, a statement per kind of
+row; if that transaction fails, each record is tried again in its own.
 """
 
 from __future__ import annotations
