@@ -35,8 +35,8 @@ async def lock_planets(player_ids: list[str]) -> dict[str, Planet]:
               "DO UPDATE SET player_id = EXCLUDED.player_id RETURNING *")
     if conn.capabilities.dialect == "postgres":  # one statement text for any batch size
         rows = await conn.execute_query_dict(
-            upsert.format(rows="SELECT p, '{}'::jsonb, $2::timestamptz FROM unnest($1::uuid[]) WITH ORDINALITY "
-                               "AS v(p, i) ORDER BY i"), [ids, utcnow()])
+            upsert.format(rows="SELECT p, '{}'::jsonb, $2::timestamptz FROM unnest($1::uuid[]) "
+                               "WITH ORDINALITY AS v(p, i) ORDER BY i"), [ids, utcnow()])
     else:
         rows = await conn.execute_query_dict(
             upsert.format(rows="VALUES " + ", ".join("(?, '{}', ?)" for _ in ids)),
