@@ -16,7 +16,7 @@ from app.errors import ErrorCode, ServiceError
 from app.planet.friends import friends_of
 from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
-from schema.errors import UserError, client_error, user_errors
+from schema.errors import UserError, user_errors
 from schema.pagination import Connection
 from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff
 from schema.planet import Planet, planet_of
@@ -41,10 +41,7 @@ class PlayerType:
     async def ledger(
         self, first: int | None = None, after: str | None = None
     ) -> Connection[LedgerEntry]:
-        try:
-            return await ledger_of(str(self.id), first, after)
-        except ServiceError as exc:
-            raise client_error(exc) from None
+        return await ledger_of(str(self.id), first, after)
 
     @strawberry.field(permission_classes=[SelfOrStaff])
     async def planet(self, info: Info) -> Planet:
@@ -58,17 +55,11 @@ class PlayerType:
     async def activities(
         self, first: int | None = None, after: str | None = None
     ) -> Connection[Activity]:
-        try:
-            return await activities_of(str(self.id), first, after)
-        except ServiceError as exc:
-            raise client_error(exc) from None
+        return await activities_of(str(self.id), first, after)
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Shop orders, newest first.")
     async def orders(self, first: int | None = None, after: str | None = None) -> Connection[Order]:
-        try:
-            return await orders_of(str(self.id), first, after)
-        except ServiceError as exc:
-            raise client_error(exc) from None
+        return await orders_of(str(self.id), first, after)
 
     @classmethod
     def from_model(cls, player: PlayerModel) -> PlayerType:

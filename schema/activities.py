@@ -23,7 +23,6 @@ from schema.pagination import (
     decode_newest,
     newest_key,
     page_args,
-    page_size,
 )
 from schema.permissions import IsAuthenticated, Public, requires_role
 
@@ -137,8 +136,7 @@ class SyncStepsPayload:
 
 
 async def activities_of(player_id: str, first: int | None, after: str | None) -> Connection[Activity]:
-    limit = page_size(first)
-    key = decode_newest(after)
+    limit, key = page_args(first, after, decode_newest)
     rows = await queries.player_activities(player_id, limit + 1, key)
     return build_connection(rows, limit, Activity.from_model, newest_key)
 

@@ -24,7 +24,6 @@ from schema.pagination import (
     decode_newest,
     newest_key,
     page_args,
-    page_size,
 )
 from schema.permissions import IsAuthenticated, Public, requires_role
 
@@ -160,8 +159,7 @@ class OrderPayload:
 
 
 async def orders_of(player_id: str, first: int | None, after: str | None) -> Connection[Order]:
-    limit = page_size(first)
-    key = decode_newest(after)
+    limit, key = page_args(first, after, decode_newest)
     rows = await redemption.player_orders(player_id, limit + 1, key)
     return build_connection(rows, limit, Order.from_model, newest_key)
 

@@ -60,6 +60,13 @@ async def test_bad_page_arguments_are_invalid_input(gql):
     for variables in ({"first": 0}, {"first": 1000}, {"after": "garbage!"}):
         result = await run(gql, "Ledger", variables, session["accessToken"])
         assert result["errors"][0]["extensions"]["code"] == "INVALID_INPUT", variables
+        for field in ("activities", "orders"):  # the player's other paged lists answer alike
+            query = (f"query($first: Int, $after: String) {{ me {{ {field}(first: $first, "
+                     "after: $after) { edges { cursor } } } }")
+            result = await gql(query, variables, token=session["accessToken"])
+            assert result["errors"][0]["extensions"]["code"] == "INVALID_INPUT", (field, variables)
+            assert result["errors"][0]["extensions"]["field"] == ("after" if "after" in variables
+                                                                  else "first")
 
 
 async def test_balances_need_login(gql):
