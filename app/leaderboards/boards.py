@@ -86,12 +86,16 @@ class Leaderboards:
 
     # -- writing -----------------------------------------------------------------------
 
+    def periods_for(self, at: datetime) -> list[tuple[str, int | None]]:
+        """(period id, expire-at unix seconds or None) of each period (DAY, WEEK, MONTH,
+        ALL_TIME) containing `at`."""
+        return [(K.period_id(period, at, self.timezone), K.expire_at(period, at, self.timezone))
+                for period in K.PERIODS]
+
     def boards_for(self, city: str | None, at: datetime) -> list[tuple[str, int | None]]:
         """(key, expire-at unix seconds or None) of every board an activity at `at` touches."""
         out = []
-        for period in K.PERIODS:
-            pid = K.period_id(period, at, self.timezone)
-            expire = K.expire_at(period, at, self.timezone)
+        for pid, expire in self.periods_for(at):
             out.append((K.global_key(pid), expire))
             if city:
                 out.append((K.city_key(city, pid), expire))

@@ -67,11 +67,9 @@ def live_periods(boards: Leaderboards, at: datetime, now: int, expiring: dict[st
     """The period ids (`d:…`, `w:…`, `m:…`, `all`) of the boards a line at `at` counts on,
     leaving out periods already expired; notes when each board of those periods expires."""
     periods = []
-    for period in K.PERIODS:
-        expire = K.expire_at(period, at, boards.timezone)
+    for pid, expire in boards.periods_for(at):
         if expire is not None and expire <= now:
             continue
-        pid = K.period_id(period, at, boards.timezone)
         periods.append(pid)
         if expire is not None:
             expiring[pid] = expire

@@ -38,9 +38,10 @@ async def lock_planets(player_ids: list[str]) -> dict[str, Planet]:
             upsert.format(rows="SELECT p, '{}'::jsonb, $2::timestamptz FROM unnest($1::uuid[]) "
                                "WITH ORDINALITY AS v(p, i) ORDER BY i"), [ids, utcnow()])
     else:
+        now = utcnow()
         rows = await conn.execute_query_dict(
             upsert.format(rows="VALUES " + ", ".join("(?, '{}', ?)" for _ in ids)),
-            [v for pid in ids for v in (pid, utcnow())])
+            [v for pid in ids for v in (pid, now)])
     planets = [Planet._init_from_db(**row) for row in rows]
     return {str(planet.player_id): planet for planet in planets}
 
