@@ -42,13 +42,15 @@ def add_to_daily(daily: DailyCredit, calc: Calculation) -> dict[Asset, int]:
     }
 
 
-def credit_entry(player_id: str, activity_id, amounts: dict[Asset, int]) -> Entry | None:
+def credit_entry(player_id: str, activity_id, amounts: dict[Asset, int],
+                 key: str | None = None) -> Entry | None:
     """The ledger transaction crediting an activity's amounts (None if all are zero). Its
-    key names the activity, so each activity is credited at most once."""
+    idempotency key names the activity unless given, so each activity is credited at most
+    once (a day's steps, credited in increments, name the new total instead)."""
     if not any(amounts.values()):
         return None
-    return Entry("ACTIVITY_CREDIT", f"activity:{activity_id}", credit(str(player_id), amounts),
-                 reference=f"activity:{activity_id}")
+    return Entry("ACTIVITY_CREDIT", key or f"activity:{activity_id}",
+                 credit(str(player_id), amounts), reference=f"activity:{activity_id}")
 
 
 class CreditHooks:

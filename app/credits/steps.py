@@ -13,11 +13,10 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
 from app.clock import utcnow
-from app.credits.crediting import CreditService, add_to_daily, provenance, totals
+from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
-from app.ledger.service import Entry, credit
 from methodology import ActivityInput, calculate
 
 KIND = "steps"
@@ -67,16 +66,15 @@ class StepSync(CreditService):
                 activity.provenance = provenance(calc)
                 activity.methodology_id = calc.methodology_id
                 activity.methodology_version = calc.methodology_version
-                amounts = add_to_daily(daily, calc)
+                # the key names the new total, so each increase is credited once
+                entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc),
+                                     key=f"steps:{player.id}:{day.isoformat()}:{steps}")
                 await daily.save(update_fields=["reduction_grams", "points", "growth", "energy",
                                                 "steps", "activity_id"])
                 await activity.save()
-                # the key names the new total, so each increase is credited once
-                key = f"steps:{player.id}:{day.isoformat()}:{steps}"
-                credits = [Entry("ACTIVITY_CREDIT", key, credit(str(player.id), amounts),
-                                 reference=f"activity:{activity.id}")] if any(amounts.values()) else []
                 [effects], txs = await self.play_then_post(
-                    [(str(player.id), KIND, calc.growth, day, int(first_steps_today))], credits)
+                    [(str(player.id), KIND, calc.growth, day, int(first_steps_today))],
+                    [entry] if entry is not None else [])
                 credited_at = txs[0].created_at if txs else utcnow()
             else:
                 await daily.save(update_fields=["steps", "activity_id"])
