@@ -59,6 +59,9 @@ def serve(
         log_config=None,
         access_log=False,
         lifespan="on",
+        # a websocket message is refused past the same size as an HTTP body, by uvicorn
+        # before it is buffered whole, and by the app (app.body_limits) on any server
+        ws_max_size=settings.graphql_max_body_bytes + 1024,
     )
 
 

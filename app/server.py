@@ -16,6 +16,8 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app import database
 from app.auth.sms import SmsProvider
+from app.body_limits import BodyLimit, BodyLimitMiddleware
+from app.credits.partner_http import body_too_large as partner_body_too_large
 from app.credits.partner_http import receive_activities
 from app.observability import RequestContextMiddleware, configure_logging, metrics_endpoint
 from app.payouts.worker import PayoutWorker
@@ -23,6 +25,8 @@ from app.services import Services
 from app.settings import Settings, get_settings
 from schema import build_schema
 from schema.view import GraphQLView
+
+OTHER_ROUTES_MAX_BODY_BYTES = 16 * 1024  # health, readiness and metrics take no body
 
 log = logging.getLogger("carbon_planet.server")
 
@@ -38,6 +42,16 @@ def refuse_unsafe_production(settings: Settings) -> None:
             "CARBON_ENV=production, but the server will not start:\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+def graphql_body_too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"data": None, "errors": [{
+            "message": f"The request body is larger than {limit} bytes.",
+            "extensions": {"code": "REQUEST_TOO_LARGE"},
+        }]},
+        status_code=413,
+    )
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -74,9 +88,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     settings = settings or get_settings()
     refuse_unsafe_production(settings)
     graphql = GraphQLView(build_schema(settings), graphiql=settings.graphiql,
-                          max_body_bytes=settings.graphql_max_body_bytes,
-                          max_tokens=settings.graphql_max_tokens,
-                          max_fields=settings.graphql_max_fields)
+                          session_check_seconds=settings.ws_session_check_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -112,6 +124,17 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    # inside the request context (the request id and metrics see a 413 as a response)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        routes={
+            "/graphql": BodyLimit(settings.graphql_max_body_bytes, graphql_body_too_large),
+            "/partner/v1/activities": BodyLimit(settings.partner_max_body_bytes,
+                                                partner_body_too_large),
+        },
+        default=BodyLimit(OTHER_ROUTES_MAX_BODY_BYTES, partner_body_too_large),
+        websocket_max_bytes=settings.graphql_max_body_bytes,
+    )
     app.add_middleware(
         RequestContextMiddleware, routes=frozenset(r.path for r in routes)
     )

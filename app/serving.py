@@ -43,7 +43,12 @@ class ReusePortWorker(multiprocess.Process):
 
 def run(app: str, *, host: str, port: int, workers: int, **options) -> None:
     """`uvicorn.run(app, …)`, with a socket per worker when there are several workers
-    (and a fixed port: with port 0 each worker would get a port of its own)."""
+    (and a fixed port: with port 0 each worker would get a port of its own).
+
+    uvicorn's own X-Forwarded-For handling is off: it would rewrite the client address
+    for any loopback peer before the app sees it, and the app alone decides whom to
+    believe (`CARBON_TRUSTED_PROXIES`, `app.ratelimit.client_ip`)."""
+    options.setdefault("proxy_headers", False)
     if workers <= 1 or port == 0 or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(app, host=host, port=port, workers=workers, **options)
         return

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     graphql_max_fields: int = Field(
         default=5000, ge=1, description="Fields selected after expanding fragments")
     graphiql: bool = True
+    ws_session_check_seconds: float = Field(
+        default=10.0, gt=0,
+        description="How often an open websocket's session is checked again (also at expiry)")
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -22,6 +17,9 @@ from app.observability import GRAPHQL_ERRORS, request_id_var
 from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
+from schema.context import Context
+from schema.inputs import TextInputCheck
+from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.rules import RulesMutation, RulesQuery
@@ -36,9 +34,15 @@ Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMuta
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 
+# The client's mistakes that strawberry reports as exceptions of its own (over a websocket:
+# no operation by the name sent, no query at all).
+CLIENT_ERRORS = (GraphQLError, CannotGetOperationTypeError, InvalidOperationTypeError,
+                 MissingQueryError)
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """Errors we raise on purpose are GraphQLErrors; anything else is a bug to hide."""
-    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+    return error.original_error is not None and not isinstance(error.original_error, CLIENT_ERRORS)
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -55,11 +59,42 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
+def error_code(error: GraphQLError) -> str:
+    """The code of an error that was not raised with one: what stopped the operation."""
+    message = error.message
+    if (
+        "tokens. Parsing aborted" in message
+        or "nested too deeply" in message
+        or "exceeds maximum operation depth" in message
+        or "aliases found. Allowed" in message
+        or "Validation aborted" in message  # graphql-core's budget for overlapping fields
+    ):
+        return "QUERY_TOO_COMPLEX"
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.path is None:  # refused before running: unknown field, bad argument or variable
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "BAD_REQUEST"  # raised while running, without a code
+
+
 class CarbonSchema(strawberry.Schema):
+    """Codes on every error and a fresh caller per operation, on every transport."""
+
+    async def stream(self, query: str | None, variable_values: Any = None,
+                     context_value: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # A websocket runs all its operations with one connection context: each operation
+        # checks the session and reads the roles again (a logout, an expiry or a role
+        # removed takes effect on the next operation).
+        if isinstance(context_value, Context):
+            context_value = context_value.for_operation()
+        return await super().stream(query, variable_values, context_value, *args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
+            if not is_unexpected(error) and not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": error_code(error)}
             if is_unexpected(error):
                 GRAPHQL_ERRORS.inc()
                 log.error(
@@ -70,22 +105,24 @@ class CarbonSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # The limiters' rule classes are made once, so every request validates with the same
-    # rules and ValidationCache (keyed by document and rules) can hit: clients send the
-    # same few documents again and again, parsed and validated once each.
-    limit_rules = [
-        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
-    return CarbonSchema(
+    limits = DocumentLimitSettings(
+        max_tokens=settings.graphql_max_tokens, max_fields=settings.graphql_max_fields,
+        max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
+    checker: DocumentChecker | None = None
+    text_check = TextInputCheck()
+
+    def document_limits() -> DocumentLimits:
+        return DocumentLimits(checker)
+
+    schema = CarbonSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[  # factories: each request gets fresh extension instances
-            lambda: AddValidationRules(limit_rules),
-            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+        extensions=[  # factories: each operation gets fresh extension instances
+            document_limits,
+            lambda: text_check.extension(),
             MaskUnexpectedErrors,
         ],
     )
+    checker = DocumentChecker(schema._schema, limits)
+    return schema

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,14 @@ class Context:
     _caller: tuple[Principal, Player] | None = field(default=None, init=False)
     _auth_error: str | None = field(default=None, init=False)
     _resolving: asyncio.Future | None = field(default=None, init=False)
+
+    def for_operation(self) -> Context:
+        """The same connection, with the caller not yet checked: an operation's own context."""
+        return dataclasses.replace(self)
+
+    def bearer_token(self) -> str | None:
+        """The access token this request or socket presents (None without one)."""
+        return bearer_token(self._authorization()) or None
 
     def _authorization(self) -> str | None:
         if isinstance(self.request, WebSocket):

@@ -139,7 +139,7 @@ async def test_wide_selections_and_fragment_fan_out(gql):
 def test_expanded_field_count_is_linear_and_survives_cycles():
     import graphql
 
-    from schema.view import expanded_field_count
+    from schema.limits import expanded_field_count
 
     doc = graphql.parse("{ a { b c } ...X } fragment X on Q { d ...Y ...Y } fragment Y on Q { e }")
     assert expanded_field_count(doc, 100) == 6

@@ -104,6 +104,16 @@ class Sessions:
             revoked_at=utcnow(), revoke_reason=reason
         )
 
+    def access_token_expiry(self, access_token: str) -> float | None:
+        """When an access token expires (unix seconds), read without checking it: for a
+        token that `authenticate` has accepted already."""
+        try:
+            claims = jwt.decode(access_token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return None
+        expiry = claims.get("exp")
+        return float(expiry) if isinstance(expiry, int | float) else None
+
     async def authenticate(self, access_token: str) -> tuple[Principal, Player]:
         try:
             claims = jwt.decode(

@@ -25,7 +25,8 @@ from app.clock import utcnow
 from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
-from app.credits.records import FieldError, RecordFields, parse_fields, subject_as_player_id
+from app.credits.records import (MAX_ID_LENGTH, FieldError, RecordFields, parse_fields,
+                                 subject_as_player_id)
 from app.database import DATABASE_ERRORS, insert_rows, update_rows
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
 
@@ -63,7 +64,7 @@ class Ingestor(CreditService):
         ids = [record["id"] for record in records]
         seen = {r.record_id: r for r in
                 await PartnerRecord.filter(partner_id=partner_id, record_id__in=ids)}
-        players = await self._players({record.get("subject") for record in records})
+        players = await self._players([record.get("subject") for record in records])
         fresh = [record for record in records if record["id"] not in seen]
         together: dict[int, RecordOutcome] = {}
         if len(fresh) > 1:
@@ -171,9 +172,10 @@ class Ingestor(CreditService):
                 raise
             return _duplicate(existing)
 
-    async def _players(self, subjects: set) -> dict[str, Player]:
-        """subject -> player, for subjects that are player ids or one host-app subject."""
-        subjects = {s for s in subjects if isinstance(s, str)}
+    async def _players(self, subjects: list) -> dict[str, Player]:
+        """subject -> player, for subjects that are player ids or one host-app subject
+        (anything else a partner sends as a subject finds nobody)."""
+        subjects = {s for s in subjects if isinstance(s, str) and 0 < len(s) <= MAX_ID_LENGTH}
         by_id = {str(pid): s for s in subjects if (pid := subject_as_player_id(s)) is not None}
         found = {by_id[str(p.id)]: p for p in await Player.filter(id__in=list(by_id))}
         rest = [s for s in subjects if s not in found]
@@ -218,7 +220,7 @@ class Ingestor(CreditService):
                        players: dict[str, Player] | None) -> RecordOutcome:
         record_id = record["id"]
         if players is None:
-            players = await self._players({record.get("subject")})
+            players = await self._players([record.get("subject")])
         try:
             fields, player, methodology = self._prepare(record, players)
         except Refused as refused:

@@ -1,4 +1,7 @@
-"""`POST /partner/v1/activities`: signed batches of activity records from data partners."""
+"""`POST /partner/v1/activities`: signed batches of activity records from data partners.
+
+The body's size is bounded while it is read (`app.body_limits`, `CARBON_PARTNER_MAX_BODY_BYTES`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,15 @@ from starlette.responses import JSONResponse
 
 from app import ratelimit
 from app.credits import signatures
-from app.credits.records import BadRequest, parse_body
+from app.credits.records import BadRequest, UnreadableRecord, parse_body
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def body_too_large(limit: int) -> JSONResponse:
+    return _error(413, f"body larger than {limit} bytes")
 
 
 def _too_many(decision: ratelimit.Decision, message: str) -> JSONResponse:
@@ -28,17 +35,12 @@ def _too_many(decision: ratelimit.Decision, message: str) -> JSONResponse:
 async def receive_activities(request: Request) -> JSONResponse:
     services = request.app.state.services
     settings = services.settings
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.partner_max_body_bytes:
-        return _error(413, f"body larger than {settings.partner_max_body_bytes} bytes")
     ip = ratelimit.client_ip(request, settings.trusted_proxies)
     blocked = await ratelimit.peek(
         services.redis, "partner-auth-ip", ip, settings.partner_auth_failure_ip_limit)
     if not blocked.allowed:
         return _too_many(blocked, "too many requests with a bad signature from this address")
     body = await request.body()
-    if len(body) > settings.partner_max_body_bytes:
-        return _error(413, f"body larger than {settings.partner_max_body_bytes} bytes")
     partner, why = signatures.verify(
         services.partners,
         request.headers.get("x-partner-id"),
@@ -62,5 +64,8 @@ async def receive_activities(request: Request) -> JSONResponse:
         return _error(400, str(exc))
     if len(records) > settings.partner_max_records:
         return _error(413, f"at most {settings.partner_max_records} records a request")
-    outcomes = await services.ingestor.ingest(partner.id, records)
-    return JSONResponse({"results": [o.to_json() for o in outcomes]})
+    readable = [record for record in records if isinstance(record, dict)]
+    outcomes = iter(await services.ingestor.ingest(partner.id, readable))
+    return JSONResponse({"results": [
+        record.to_json() if isinstance(record, UnreadableRecord) else next(outcomes).to_json()
+        for record in records]})

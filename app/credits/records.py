@@ -1,34 +1,103 @@
-"""Reading a partner's request body: structure (or a 400) and each record's fields."""
+"""Reading a partner's request body: its structure (or a 400), each record's text (or that
+record alone is refused), then each record's fields."""
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.text import text_problem
+
 MAX_ID_LENGTH = 200
+MAX_TEXT_CHARS = 1000  # any other string in a record (extra fields are kept as sent)
+MAX_NESTING = 8  # objects and lists inside a record
+FIRST_YEAR, LAST_YEAR = 1970, 2999  # times outside are refused before any arithmetic
 
 
 class BadRequest(Exception):
-    """The body is not JSON or breaks the documented schema: 400, nothing is processed."""
+    """The body is not JSON or not an object with a records list: 400, nothing is processed."""
 
 
-def parse_body(body: bytes) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A record that cannot be read (not an object, no usable id, text no database can
+    keep): refused alone with INVALID_FIELD and not kept, the rest of the batch proceeds."""
+
+    id: str | None
+    message: str
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "status": "rejected", "reason": "INVALID_FIELD",
+                "message": self.message}
+
+
+def _number(text: str) -> Any:
+    """JSON numbers Python would refuse or could not write back (a 5,000-digit integer,
+    1e999) stay the text they were: the field is then not a number and is refused."""
+    if "." in text or "e" in text or "E" in text:
+        value = float(text)
+        return value if math.isfinite(value) else text
+    return int(text) if len(text) <= 30 else text
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(body: bytes) -> list[dict[str, Any] | UnreadableRecord]:
+    """The records in order: each a dict to ingest, or an UnreadableRecord."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
+        data = json.loads(body, parse_int=_number, parse_float=_number,
+                          parse_constant=_no_constants)
+    except RecursionError:
+        raise BadRequest("body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise BadRequest("body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                         f"column {exc.colno}") from None
+    except ValueError:
+        raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise BadRequest('body must be an object with a "records" list')
-    for index, record in enumerate(data["records"]):
-        if not isinstance(record, dict):
-            raise BadRequest(f"records[{index}] is not an object")
-        record_id = record.get("id")
-        if not isinstance(record_id, str) or not 0 < len(record_id) <= MAX_ID_LENGTH:
-            raise BadRequest(f"records[{index}].id must be a string of 1 to {MAX_ID_LENGTH} characters")
-    return data["records"]
+    return [_readable(index, record) for index, record in enumerate(data["records"])]
+
+
+def _readable(index: int, record: Any) -> dict[str, Any] | UnreadableRecord:
+    if not isinstance(record, dict):
+        return UnreadableRecord(None, f"records[{index}] is not an object")
+    record_id = record.get("id")
+    if not isinstance(record_id, str) or text_problem("id", record_id, max_chars=MAX_ID_LENGTH):
+        shown = record_id if isinstance(record_id, str) and len(record_id) <= MAX_ID_LENGTH else None
+        return UnreadableRecord(shown, f"records[{index}].id must be a string of 1 to "
+                                       f"{MAX_ID_LENGTH} characters without control characters")
+    if not record_id:
+        return UnreadableRecord(None, f"records[{index}].id must not be empty")
+    problem = _text_problem(record, "record", 0)
+    return UnreadableRecord(record_id, problem) if problem else record
+
+
+def _text_problem(value: Any, name: str, depth: int) -> str | None:
+    """The first string (key or value) in a record that cannot be kept."""
+    if isinstance(value, str):
+        return text_problem(name, value, max_chars=MAX_TEXT_CHARS)
+    if depth > MAX_NESTING:
+        return f"{name} is nested more than {MAX_NESTING} levels deep"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = text_problem("a field name", key, max_chars=100) or \
+                _text_problem(item, key, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            if problem := _text_problem(item, name, depth + 1):
+                return problem
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,8 +119,10 @@ def _time(record: dict, name: str) -> datetime:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
         raise FieldError(f"{name} must be an ISO 8601 time with a zone")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise FieldError(f"{name} must be a time between {FIRST_YEAR} and {LAST_YEAR}")
     return moment
 
 
@@ -59,8 +130,8 @@ def parse_fields(record: dict) -> RecordFields:
     subject, kind = record.get("subject"), record.get("kind")
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_ID_LENGTH:
         raise FieldError("subject must be a non-empty string")
-    if not isinstance(kind, str) or not kind:
-        raise FieldError("kind must be a non-empty string")
+    if not isinstance(kind, str) or not 0 < len(kind) <= 30:
+        raise FieldError("kind must be a string of 1 to 30 characters")
     started_at, ended_at = _time(record, "startedAt"), _time(record, "endedAt")
     if ended_at <= started_at:
         raise FieldError("endedAt must be after startedAt")

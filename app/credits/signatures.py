@@ -26,14 +26,16 @@ def verify(
     partner = partners.get(partner_id or "")
     if partner is None:
         return None, "unknown partner"
-    try:
-        sent_at = int(timestamp or "")
-    except ValueError:
+    if not timestamp or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
         return None, "X-Timestamp must be unix seconds"
+    sent_at = int(timestamp)
     if abs(now - sent_at) > window_seconds:
         return None, f"X-Timestamp is more than {window_seconds} s from the server's clock"
-    if not signature or not any(
-        hmac.compare_digest(sign(secret, timestamp or "", body), signature)
+    # compared as bytes: a header may carry any byte, and compare_digest refuses a str
+    # that is not ASCII (a TypeError, not a mismatch)
+    sent = (signature or "").encode("utf-8", "surrogateescape")
+    if not sent or not any(
+        hmac.compare_digest(sign(secret, timestamp, body).encode(), sent)
         for secret in partner.secrets
     ):
         return None, "signature does not verify"

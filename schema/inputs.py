@@ -1,0 +1,186 @@
+"""The boundary check on text input: every string an operation carries, in its document or
+in its variables, before any resolver runs.
+
+A string is refused (the operation does not run; error `INVALID_INPUT` with `field`) when
+`app.text` refuses it: a control character (tab, CR and LF are allowed only in the
+multi-line texts named in `MULTILINE`: notes, reasons, descriptions, a rules file), an
+unpaired surrogate, or more characters than `MAX_CHARS` gives its argument or input field
+name (`DEFAULT_MAX_CHARS` for any other).
+
+Every string argument and input field is covered, whatever its type (String, ID, Date,
+DateTime) and however deeply it sits in input objects and lists, so a new argument is
+bounded the day it is added; the services keep their own, finer rules (a phone number's
+format, a nickname's length, a URL's scheme).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import graphql
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app import text
+
+DEFAULT_MAX_CHARS = 200
+
+MAX_CHARS = {
+    "content": 262_144,  # a rules file
+    "token": 8_192,  # a host app's JWT
+    "description": 2_000,
+    "descriptionEn": 2_000,
+    "note": 500,
+    "reason": 500,
+    "avatarUrl": 500,
+    "after": 500,
+    "title": 120,
+    "titleEn": 120,
+    "name": 120,
+    "code": 100,
+    "codes": 100,
+    "partnerId": 60,
+    "targetId": 80,
+    "targetType": 40,
+    "city": 40,
+    "cities": 40,
+    "nickname": 40,
+    "status": 20,
+}
+
+MULTILINE = frozenset({"content", "description", "descriptionEn", "note", "reason"})
+
+
+def text_problem(name: str, value: str) -> str | None:
+    """Why `value`, given for the argument or input field `name`, is refused (or None)."""
+    return text.text_problem(name, value, max_chars=MAX_CHARS.get(name, DEFAULT_MAX_CHARS),
+                             multiline=name in MULTILINE)
+
+
+def refusal(name: str, problem: str) -> GraphQLError:
+    return GraphQLError(problem, extensions={"code": "INVALID_INPUT", "field": name})
+
+
+@dataclass
+class DocumentStrings:
+    """What the check needs from a document: the first bad string literal, if any, and for
+    each variable the argument or input field names it is used as."""
+
+    problem: GraphQLError | None = None
+    variable_names: dict[str, set[str]] = field(default_factory=dict)
+
+
+class _Collector(graphql.Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = DocumentStrings()
+        self.defaults: list[tuple[str, graphql.ValueNode]] = []
+
+    def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> Any:
+        self.value(node.name.value, node.value)
+        return graphql.SKIP
+
+    def enter_variable_definition(self, node: graphql.VariableDefinitionNode, *_: Any) -> Any:
+        if node.default_value is not None:
+            self.defaults.append((node.variable.name.value, node.default_value))
+        return graphql.SKIP
+
+    def value(self, name: str, node: graphql.ValueNode) -> None:
+        if self.found.problem is not None:
+            return
+        if isinstance(node, graphql.StringValueNode):
+            problem = text_problem(name, node.value)
+            if problem:
+                self.found.problem = refusal(name, problem)
+        elif isinstance(node, graphql.ListValueNode):
+            for item in node.values:
+                self.value(name, item)
+        elif isinstance(node, graphql.ObjectValueNode):
+            for object_field in node.fields:
+                self.value(object_field.name.value, object_field.value)
+        elif isinstance(node, graphql.VariableNode):
+            self.found.variable_names.setdefault(node.name.value, set()).add(name)
+
+
+def document_strings(document: graphql.DocumentNode) -> DocumentStrings:
+    collector = _Collector()
+    graphql.visit(document, collector)
+    for variable, default in collector.defaults:
+        for name in collector.found.variable_names.get(variable, {variable}):
+            collector.value(name, default)
+    return collector.found
+
+
+def value_problem(name: str, value: Any, depth: int = 0) -> GraphQLError | None:
+    """The first refused string in a variable's JSON value (keys of input objects too)."""
+    if isinstance(value, str):
+        problem = text_problem(name, value)
+        return refusal(name, problem) if problem else None
+    if depth > 32:  # JSON nesting no input type of ours needs
+        return refusal(name, f"{name} is nested too deeply.")
+    if isinstance(value, list):
+        for item in value:
+            if found := value_problem(name, item, depth + 1):
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or text_problem("name", key):
+                return refusal(name, f"{name} has a key that is not a valid field name.")
+            if found := value_problem(key, item, depth + 1):
+                return found
+    return None
+
+
+class TextInputCheck:
+    """Shared by every operation of one schema: remembers each short document's strings."""
+
+    CACHE_SIZE = 1024
+
+    def __init__(self) -> None:
+        self._documents: OrderedDict[str, DocumentStrings] = OrderedDict()
+
+    def strings(self, query: str, document: graphql.DocumentNode) -> DocumentStrings:
+        found = self._documents.get(query)
+        if found is None:
+            found = document_strings(document)
+            if len(query) <= 20_000:
+                self._documents[query] = found
+                if len(self._documents) > self.CACHE_SIZE:
+                    self._documents.popitem(last=False)
+        return found
+
+    def problem(self, query: str, document: graphql.DocumentNode,
+                variables: dict[str, Any] | None) -> GraphQLError | None:
+        strings = self.strings(query, document)
+        if strings.problem is not None:
+            return strings.problem
+        variables = variables or {}
+        for variable, names in strings.variable_names.items():  # the others reach no resolver
+            if variable in variables:
+                for name in names:
+                    if found := value_problem(name, variables[variable]):
+                        return found
+        return None
+
+    def extension(self) -> SchemaExtension:
+        return _TextInputExtension(self)
+
+
+class _TextInputExtension(SchemaExtension):
+    def __init__(self, check: TextInputCheck) -> None:
+        self.check = check
+
+    def on_validate(self) -> Iterator[None]:
+        # after the document limits (listed before this extension) have validated the
+        # document: a valid operation is refused here, before execution, if its text is bad
+        context = self.execution_context
+        if context.pre_execution_errors == [] and context.graphql_document is not None \
+                and context.query:
+            problem = self.check.problem(context.query, context.graphql_document,
+                                         context.variables)
+            if problem is not None:
+                context.pre_execution_errors = [problem]
+        yield
