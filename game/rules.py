@@ -26,6 +26,8 @@ def rules_problems(text: str, known_kinds: set[str] | None = None,
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [f"not valid TOML: {exc}"]
+    except RecursionError:
+        return None, ["not valid TOML: arrays or tables nested too deeply"]
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:

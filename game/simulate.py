@@ -124,6 +124,8 @@ def parse_profile(text: str, name: str = "<profile>") -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{name}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ProfileError(f"{name}: not valid TOML: nested too deeply") from None
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:

@@ -60,14 +60,19 @@ def text_problem(name: str, value: str) -> str | None:
                              multiline=name in MULTILINE)
 
 
-def refusal(name: str, problem: str) -> GraphQLError:
-    return GraphQLError(problem, extensions={"code": "INVALID_INPUT", "field": name})
+def refusal(path: str, problem: str) -> GraphQLError:
+    """`path`: the argument, then input fields, dotted (`input.nickname`)."""
+    return GraphQLError(problem, extensions={"code": "INVALID_INPUT", "field": path})
+
+
+def _last(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
 
 
 @dataclass
 class DocumentStrings:
     """What the check needs from a document: the first bad string literal, if any, and for
-    each variable the argument or input field names it is used as."""
+    each variable the paths (argument, then input fields) it is used at."""
 
     problem: GraphQLError | None = None
     variable_names: dict[str, set[str]] = field(default_factory=dict)
@@ -88,48 +93,48 @@ class _Collector(graphql.Visitor):
             self.defaults.append((node.variable.name.value, node.default_value))
         return graphql.SKIP
 
-    def value(self, name: str, node: graphql.ValueNode) -> None:
+    def value(self, path: str, node: graphql.ValueNode) -> None:
         if self.found.problem is not None:
             return
         if isinstance(node, graphql.StringValueNode):
-            problem = text_problem(name, node.value)
+            problem = text_problem(_last(path), node.value)
             if problem:
-                self.found.problem = refusal(name, problem)
+                self.found.problem = refusal(path, problem)
         elif isinstance(node, graphql.ListValueNode):
             for item in node.values:
-                self.value(name, item)
+                self.value(path, item)
         elif isinstance(node, graphql.ObjectValueNode):
             for object_field in node.fields:
-                self.value(object_field.name.value, object_field.value)
+                self.value(f"{path}.{object_field.name.value}", object_field.value)
         elif isinstance(node, graphql.VariableNode):
-            self.found.variable_names.setdefault(node.name.value, set()).add(name)
+            self.found.variable_names.setdefault(node.name.value, set()).add(path)
 
 
 def document_strings(document: graphql.DocumentNode) -> DocumentStrings:
     collector = _Collector()
     graphql.visit(document, collector)
     for variable, default in collector.defaults:
-        for name in collector.found.variable_names.get(variable, {variable}):
-            collector.value(name, default)
+        for path in collector.found.variable_names.get(variable, {variable}):
+            collector.value(path, default)
     return collector.found
 
 
-def value_problem(name: str, value: Any, depth: int = 0) -> GraphQLError | None:
+def value_problem(path: str, value: Any, depth: int = 0) -> GraphQLError | None:
     """The first refused string in a variable's JSON value (keys of input objects too)."""
     if isinstance(value, str):
-        problem = text_problem(name, value)
-        return refusal(name, problem) if problem else None
+        problem = text_problem(_last(path), value)
+        return refusal(path, problem) if problem else None
     if depth > 32:  # JSON nesting no input type of ours needs
-        return refusal(name, f"{name} is nested too deeply.")
+        return refusal(path, f"{path} is nested too deeply.")
     if isinstance(value, list):
         for item in value:
-            if found := value_problem(name, item, depth + 1):
+            if found := value_problem(path, item, depth + 1):
                 return found
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or text_problem("name", key):
-                return refusal(name, f"{name} has a key that is not a valid field name.")
-            if found := value_problem(key, item, depth + 1):
+                return refusal(path, f"{path} has a key that is not a valid field name.")
+            if found := value_problem(f"{path}.{key}", item, depth + 1):
                 return found
     return None
 
@@ -160,8 +165,8 @@ class TextInputCheck:
         variables = variables or {}
         for variable, names in strings.variable_names.items():  # the others reach no resolver
             if variable in variables:
-                for name in names:
-                    if found := value_problem(name, variables[variable]):
+                for path in names:
+                    if found := value_problem(path, variables[variable]):
                         return found
         return None
 

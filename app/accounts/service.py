@@ -85,8 +85,12 @@ def validate_profile(changes: dict[str, str | None], settings: Settings) -> dict
     if "avatar_url" in changes:
         url = changes["avatar_url"]
         if url is not None:
-            parts = urlsplit(url)
-            if parts.scheme != "https" or not parts.netloc or len(url) > 500:
+            try:  # urlsplit drops CR, LF and tab silently, and raises on a bad IPv6 host
+                parts = urlsplit(url) if url.isprintable() and " " not in url else None
+                host = parts.hostname if parts else None
+            except ValueError:
+                parts = host = None
+            if parts is None or parts.scheme != "https" or not host or len(url) > 500:
                 raise invalid("input.avatarUrl", "An avatar URL is an https:// URL of up to 500 characters.")
         clean["avatar_url"] = url
     return clean
@@ -113,8 +117,25 @@ async def get_player(player_id: str, field: str = "playerId") -> Player:
     return player
 
 
+ADMINS_SQL = {
+    # every admin row locked: two admins removing each other at once cannot both succeed
+    "postgres": """SELECT id FROM player WHERE roles @> '["admin"]'::jsonb FOR UPDATE""",
+    "sqlite": """SELECT id FROM player WHERE EXISTS
+                 (SELECT 1 FROM json_each(player.roles) WHERE json_each.value = 'admin')""",
+}
+
+
 async def set_roles(player_id: str, roles: list[Role]) -> Player:
+    """Replace a player's roles; the programme always keeps at least one admin."""
     player = await get_player(player_id)
-    await Player.filter(id=player.id).update(roles=sorted({Role.PLAYER, *roles}))
+    new_roles = sorted({Role.PLAYER, *roles})
+    async with in_transaction() as conn:
+        if Role.ADMIN not in new_roles:
+            _, rows = await conn.execute_query(ADMINS_SQL[conn.capabilities.dialect])
+            admins = {str(row["id"]) for row in rows}
+            if admins == {str(player.id)}:
+                raise ServiceError(ErrorCode.CONFLICT, "This is the only admin: make another "
+                                   "player admin before removing this one's admin role.", "roles")
+        await Player.filter(id=player.id).using_db(conn).update(roles=new_roles)
     await player.refresh_from_db()
     return player
