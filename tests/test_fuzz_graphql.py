@@ -18,11 +18,13 @@ The run is bounded and reproducible (`derandomize=True`, no example database). S
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 
+import graphql
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, strategies as st
@@ -191,3 +193,100 @@ async def test_fuzz_variables(fuzz_http, admin_token):
         check_response(response, f"{query} with {name}={value!r}")
 
     await fuzz(run, FUZZ_SETTINGS, case=cases, value=json_values)
+
+
+# ---------------------------------------------------------------- websocket and hostile text
+
+def check_errors(errors: list[dict], operation: str) -> None:
+    for error in errors:
+        assert not LEAK.search(error["message"]), (error, operation)
+        code = (error.get("extensions") or {}).get("code")
+        assert code and code != "INTERNAL_ERROR", (error, operation[:300])
+
+
+async def test_fuzz_over_websocket(fuzz_app, admin_token, settings):
+    """Generated queries and mutations sent as `subscribe` messages on an admin's socket:
+    every answer is a result or a refusal with a code, never an internal error."""
+    from tests.test_hardening import socket
+
+    async def run(operation: str) -> None:
+        async with socket(fuzz_app, admin_token) as ws:
+            result = await ws.run(operation)
+        check_errors(result.get("errors") or [], operation)
+
+    examples = hypothesis_config(FUZZ_SETTINGS, max_examples=max(EXAMPLES // 4, 50))
+    await fuzz(run, examples, operation=operations(settings, exclude=frozenset({"logout"})))
+
+
+HOSTILE_TEXT = ["nul\x00byte", "line\r\nbreak", "lone\ud800surrogate", "x" * 10**6]
+
+
+def _named(type_: graphql.GraphQLType) -> graphql.GraphQLNamedType:
+    while isinstance(type_, graphql.GraphQLWrappingType):
+        type_ = type_.of_type
+    return type_
+
+
+def _text_value(type_: graphql.GraphQLInputType, text: str):
+    return [text] if isinstance(graphql.get_nullable_type(type_), graphql.GraphQLList) else text
+
+
+def hostile_operations(settings_) -> list[tuple[str, dict]]:
+    """For every root field and every string argument or string field of an input argument:
+    the operation with that string set to each hostile text (the rest: typed dummies)."""
+    from tests.test_authorization_matrix import dummy
+
+    core = build_schema(settings_)._schema
+    texts = ("String", "ID", "Date", "DateTime")
+    cases = []
+    for kind, root in (("query", core.query_type), ("mutation", core.mutation_type)):
+        for name, field in root.fields.items():
+            if name == "logout":
+                continue
+            base = {arg_name: dummy(arg.type) for arg_name, arg in field.args.items()
+                    if graphql.is_required_argument(arg)}
+            targets = []
+            for arg_name, arg in field.args.items():
+                named = _named(arg.type)
+                if named.name in texts:
+                    targets.append((arg_name, None, arg.type))
+                elif isinstance(named, graphql.GraphQLInputObjectType):
+                    targets += [(arg_name, f_name, f.type) for f_name, f in named.fields.items()
+                                if _named(f.type).name in texts]
+            for arg_name, input_field, type_ in targets:
+                definitions = ", ".join(f"${a}: {field.args[a].type}"
+                                        for a in sorted({*base, arg_name}))
+                arguments = ", ".join(f"{a}: ${a}" for a in sorted({*base, arg_name}))
+                query = f"{kind}({definitions}) {{ {name}({arguments}) {{ __typename }} }}"
+                for text in HOSTILE_TEXT:
+                    variables = dict(base)
+                    if input_field is None:
+                        variables[arg_name] = _text_value(type_, text)
+                    else:
+                        variables[arg_name] = {**dummy(field.args[arg_name].type),
+                                               input_field: _text_value(type_, text)}
+                    cases.append((query, variables))
+    return cases
+
+
+async def test_hostile_text_in_every_string_argument(fuzz_app, fuzz_http, admin_token, settings):
+    """NUL, CR/LF, a lone surrogate and 10^6 characters in every string argument and input
+    field of every root field, as an admin, over HTTP and over a websocket: refused with a
+    code or answered, never a 5xx or an INTERNAL_ERROR (on PostgreSQL too, which stores
+    neither NUL nor a lone surrogate)."""
+    from tests.test_hardening import socket
+
+    cases = hostile_operations(settings)
+    assert len(cases) > 150
+    headers = {"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"}
+    refused = 0
+    async with socket(fuzz_app, admin_token) as ws:
+        for query, variables in cases:
+            body = json.dumps({"query": query, "variables": variables})  # "\ud800" escaped
+            response = await fuzz_http.post("/graphql", content=body, headers=headers)
+            label = f"{query} with {json.dumps(variables)[:200]}"
+            result = check_response(response, label)
+            over_socket = await ws.run(query, variables)
+            check_errors(over_socket.get("errors") or [], label)
+            refused += result.get("data") is None
+    assert refused >= len(cases) // 2  # most hostile text stops at the boundary
