@@ -427,3 +427,15 @@ async def test_an_unknown_operation_name_over_websocket_is_a_client_error(app):
         message = await ws.ws.receive_json(timeout=10)
     assert message["type"] == "error"
     assert message["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_get_requests_meet_the_same_limits_and_text_check(client):
+    bomb = await client.get("/graphql", params={"query": fan_out(8)})
+    assert codes(bomb.json()) == ["QUERY_TOO_COMPLEX"]
+    nul = await client.get("/graphql", params={
+        "query": "query($p: String) { partnerRecords(partnerId: $p, first: 1) { edges { cursor } } }",
+        "variables": json.dumps({"p": "\x00"})})
+    assert nul.json()["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "partnerId"}
+    bad_variables = await client.get("/graphql", params={"query": "{ __typename }",
+                                                         "variables": "42"})
+    assert bad_variables.status_code == 400
