@@ -279,22 +279,28 @@ def rules_publish(
         for problem in exc.message.split("; "):
             typer.secho(f"{file.name}: {problem}", fg="red", err=True)
         raise typer.Exit(1) from None
-    for theme_id, count in result.newly_unlocked.items():
-        if count:
-            typer.echo(f"  {count} existing players would unlock {theme_id} at once")
+    affected = [(theme_id, count) for theme_id, count in result.newly_unlocked.items() if count]
+    for theme_id, count in affected:
+        typer.echo(f"  {count} existing players would unlock {theme_id} at once")
+    if not affected:
+        typer.echo("  no existing player would unlock anything at once")
     if result.ruleset is not None:
         typer.echo(f"published rules v{result.ruleset.version} ({result.ruleset.checksum[:12]}), "
                    f"effective {result.ruleset.effective_from.isoformat()}")
 
 
 @rules_cli.command("rollback")
-def rules_rollback(note: str = typer.Option("", help="Why.")) -> None:
-    """Publish again the rules that were active before the current version."""
+def rules_rollback(
+    note: str = typer.Option("", help="Why."),
+    to: int = typer.Option(None, "--to", help="The version to go back to (0: the shipped file)."),
+) -> None:
+    """Publish again the content of an earlier version (by default the one before the
+    current version), as a new version."""
     from app.errors import ServiceError
     from app.rulesets import service
 
     try:
-        result = _with_database(lambda: service.rollback(note, "cli", _known_kinds()))
+        result = _with_database(lambda: service.rollback(note, "cli", _known_kinds(), to))
     except ServiceError as exc:
         typer.secho(exc.message, fg="red", err=True)
         raise typer.Exit(1) from None

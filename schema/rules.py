@@ -1,4 +1,5 @@
-"""Designer-only GraphQL for the game rules: publish (or dry-run), roll back, list versions."""
+"""Designer-only GraphQL for the game rules: publish (or dry-run), roll back to any version,
+list versions with their content, and what changed between two versions."""
 
 from __future__ import annotations
 
@@ -26,12 +27,21 @@ class RuleVersion:
     created_at: datetime
     effective_from: datetime
     active: bool
+    content: str = strawberry.field(description="The rules file (TOML) this version published.")
 
     @classmethod
     def from_model(cls, rs: RuleSet, active_version: int | None) -> RuleVersion:
         return cls(version=rs.version, checksum=rs.checksum, author=rs.author, note=rs.note,
                    created_at=rs.created_at, effective_from=rs.effective_from,
-                   active=rs.version == active_version)
+                   active=rs.version == active_version, content=rs.content)
+
+
+@strawberry.type
+class RulesDiff:
+    from_version: int
+    to_version: int
+    changes: list[str] = strawberry.field(
+        description="What changed, a line each in a designer's words; empty when nothing did.")
 
 
 @strawberry.type
@@ -79,6 +89,15 @@ class RulesQuery:
         active = current.version if current else None
         return [RuleVersion.from_model(rs, active) for rs in await rulesets.versions(first)]
 
+    @strawberry.field(permission_classes=[IsDesigner],
+                      description="What changed from one version to another (0: the shipped file).")
+    async def rules_diff(self, from_version: int, to_version: int) -> RulesDiff:
+        try:
+            changes = await rulesets.changes_between(from_version, to_version)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+        return RulesDiff(from_version=from_version, to_version=to_version, changes=changes)
+
 
 @strawberry.type
 class RulesMutation:
@@ -91,8 +110,12 @@ class RulesMutation:
         return await _payload(info, lambda s: rulesets.publish(
             content, note, author, s.rules_provider.known_kinds, effective_from, dry_run))
 
-    @strawberry.mutation(permission_classes=[IsDesigner],
-                         description="Publish again the rules active before the current version.")
-    async def rollback_rules(self, info: Info, note: str = "") -> PublishRulesPayload:
+    @strawberry.mutation(
+        permission_classes=[IsDesigner],
+        description="Publish again the content of toVersion (0: the shipped rules file); by "
+                    "default the rules active before the current version.")
+    async def rollback_rules(self, info: Info, note: str = "",
+                             to_version: int | None = None) -> PublishRulesPayload:
         author = (await info.context.principal()).player_id
-        return await _payload(info, lambda s: rulesets.rollback(note, author, s.rules_provider.known_kinds))
+        return await _payload(info, lambda s: rulesets.rollback(
+            note, author, s.rules_provider.known_kinds, to_version))

@@ -37,6 +37,7 @@ QUERIES: dict[str, Any] = {
     "dailyQuiz": AUTHENTICATED,
     "leaderboard": AUTHENTICATED,
     "ruleVersions": DESIGNER,
+    "rulesDiff": DESIGNER,
     "shopItems": PUBLIC,
     "allShopItems": OPERATOR,
     "auditLog": OPERATOR,
@@ -90,6 +91,8 @@ OVERRIDES: dict[tuple[str, str], Any] = {
     ("syncSteps", "steps"): 0,
     ("adjustShopItemStock", "delta"): 1,
     ("importCouponCodes", "codes"): ["AUTHZ-TEST-CODE"],
+    ("rulesDiff", "fromVersion"): 0,  # the shipped rules file, against itself
+    ("rulesDiff", "toVersion"): 0,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -166,3 +167,75 @@ async def test_a_lagging_process_follows_a_rollback_to_content_it_already_plays(
     assert await provider.refresh()
     assert provider.version == 3 and provider.rules is rules_before  # same content, not reparsed
     assert not await provider.refresh()
+
+
+# ---------------------------------------------------------------- history: content, diff, any rollback
+
+VERSIONS = "{ ruleVersions(first: 10) { version active content } }"
+DIFF = ("query($a: Int!, $b: Int!) { rulesDiff(fromVersion: $a, toVersion: $b) "
+        "{ fromVersion toVersion changes } }")
+ROLLBACK_TO = ("mutation($v: Int) { rollbackRules(toVersion: $v, note: \"back\") "
+               "{ version { version note active } errors { code message field } } }")
+
+
+async def test_publishing_what_is_live_is_refused(gql):
+    token = (await designer(gql))["accessToken"]
+    for dry_run in (True, False):
+        same = await publish(gql, token, SHIPPED, "no change", dry_run=dry_run)
+        assert same["version"] is None
+        [error] = same["errors"]
+        assert (error["code"], error["field"]) == ("CONFLICT", "content")
+        assert "shipped rules file" in error["message"]
+    assert (await publish(gql, token, renamed("阳光城"), "rename"))["version"]["version"] == 1
+    again = await publish(gql, token, renamed("阳光城"), "rename again")
+    assert again["errors"][0]["code"] == "CONFLICT" and "v1" in again["errors"][0]["message"]
+    assert await RuleSet.all().count() == 1
+
+
+async def test_any_version_can_be_read_compared_and_rolled_back_to(gql, app):
+    token = (await designer(gql))["accessToken"]
+    for number, name in enumerate(("一号城", "二号城", "三号城"), start=1):
+        assert (await publish(gql, token, renamed(name), name))["version"]["version"] == number
+    versions = (await gql(VERSIONS, token=token))["data"]["ruleVersions"]
+    assert [(v["version"], v["active"]) for v in versions] == [(3, True), (2, False), (1, False)]
+    assert versions[2]["content"] == renamed("一号城")
+
+    diff = (await gql(DIFF, {"a": 0, "b": 2}, token=token))["data"]["rulesDiff"]
+    assert diff["changes"] == ["City of Sunshine: name '阳光之城' -> '二号城'"]
+    assert (await gql(DIFF, {"a": 2, "b": 2}, token=token))["data"]["rulesDiff"]["changes"] == []
+    missing = await gql(DIFF, {"a": 0, "b": 9}, token=token)
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+    back = (await gql(ROLLBACK_TO, {"v": 1}, token=token))["data"]["rollbackRules"]
+    assert back["errors"] == [] and back["version"] == {"version": 4, "note": "back", "active": True}
+    assert (await RuleSet.get(version=4)).content == renamed("一号城")
+    assert app.state.services.rules_provider.version == 4
+    player = await gql.login()
+    themes = (await gql(THEME_NAMES, token=player["accessToken"]))["data"]["me"]["planet"]["themes"]
+    assert "一号城" in {t["name"] for t in themes}
+
+    live = (await gql(ROLLBACK_TO, {"v": 1}, token=token))["data"]["rollbackRules"]
+    assert live["errors"][0]["code"] == "CONFLICT"  # v1's content is what is live now
+    nowhere = (await gql(ROLLBACK_TO, {"v": 99}, token=token))["data"]["rollbackRules"]
+    assert (nowhere["errors"][0]["code"], nowhere["errors"][0]["field"]) == ("NOT_FOUND", "version")
+    shipped = (await gql(ROLLBACK_TO, {"v": 0}, token=token))["data"]["rollbackRules"]
+    assert shipped["version"]["version"] == 5
+    assert (await RuleSet.get(version=5)).content == SHIPPED
+
+
+def test_cli_dry_run_says_when_no_player_is_affected(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CARBON_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    assert subprocess.run([COMMAND, "migrate"], cwd=tmp_path, env=env, capture_output=True,
+                          timeout=60).returncode == 0
+    changed = tmp_path / "rules.toml"
+    changed.write_text(renamed("新城"), encoding="utf-8")
+    dry = subprocess.run([COMMAND, "rules", "publish", str(changed), "--note", "n", "--dry-run"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "no existing player would unlock anything at once" in dry.stdout
+    same = tmp_path / "same.toml"
+    same.write_text(SHIPPED, encoding="utf-8")
+    refused = subprocess.run([COMMAND, "rules", "publish", str(same), "--note", "n"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "identical to the shipped rules file" in refused.stderr

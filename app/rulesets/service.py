@@ -20,6 +20,7 @@ from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
 from app.planet.models import Planet
 from app.rulesets.models import RuleSet
+from game.diff import describe_changes
 from game.engine import PlanetState, progress
 from game.model import Rules
 from game.rules import RULES_FILE, parse_rules, rules_problems
@@ -101,11 +102,47 @@ async def _planets(batch: int = 2000):
         last = rows[-1].id
 
 
+SHIPPED = 0  # the version number that names the rules file shipped with the service
+
+
+def shipped_content() -> str:
+    return RULES_FILE.read_text(encoding="utf-8")
+
+
+async def live_version_and_checksum() -> tuple[int, str]:
+    """The version players play by now (SHIPPED before any publish) and its checksum."""
+    active = await active_ruleset()
+    if active is None:
+        return SHIPPED, checksum(shipped_content())
+    return active.version, active.checksum
+
+
+async def refuse_if_live(content: str) -> None:
+    """Publishing what players already play by would make a version that changes nothing."""
+    live, live_checksum = await live_version_and_checksum()
+    if checksum(content) == live_checksum:
+        label = "the shipped rules file" if live == SHIPPED else f"the live rules v{live}"
+        raise ServiceError(ErrorCode.CONFLICT,
+                           f"This content is identical to {label}: there is nothing to publish.",
+                           "content")
+
+
+async def content_of(version: int) -> str:
+    """A version's content (SHIPPED: the shipped rules file), or NOT_FOUND."""
+    if version == SHIPPED:
+        return shipped_content()
+    ruleset = await RuleSet.get_or_none(version=version)
+    if ruleset is None:
+        raise ServiceError(ErrorCode.NOT_FOUND, f"There is no rules version {version}.", "version")
+    return ruleset.content
+
+
 async def publish(content: str, note: str, author: str, known_kinds: set[str],
                   effective_from: datetime | None = None, dry_run: bool = False) -> PublishResult:
     rules = validated(content, known_kinds)
     if not note.strip():
         raise ServiceError(ErrorCode.INVALID_INPUT, "Say what changed in a note.", "note")
+    await refuse_if_live(content)
     counts = await newly_unlocked(rules)
     if dry_run:
         return PublishResult(None, counts)
@@ -123,16 +160,29 @@ async def publish(content: str, note: str, author: str, known_kinds: set[str],
     raise ServiceError(ErrorCode.CONFLICT, "Another publish is in progress; try again.")
 
 
-async def rollback(note: str, author: str, known_kinds: set[str]) -> PublishResult:
-    """Publish again what was active before the active version (the shipped file at the start)."""
-    active = await active_ruleset()
-    if active is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, "Nothing is published: the shipped rules are active.")
-    before = await RuleSet.filter(version__lt=active.version, effective_from__lte=utcnow()) \
-        .order_by("-version").first()
-    content = before.content if before else RULES_FILE.read_text(encoding="utf-8")
-    label = f"v{before.version}" if before else "the shipped rules file"
+async def rollback(note: str, author: str, known_kinds: set[str],
+                   to_version: int | None = None) -> PublishResult:
+    """Publish again the content of `to_version` (SHIPPED: the shipped rules file), by
+    default what was active before the active version. History is kept: a rollback is a
+    new version with the old content."""
+    if to_version is None:
+        active = await active_ruleset()
+        if active is None:
+            raise ServiceError(ErrorCode.NOT_FOUND,
+                               "Nothing is published: the shipped rules are active.")
+        before = await RuleSet.filter(version__lt=active.version, effective_from__lte=utcnow()) \
+            .order_by("-version").first()
+        to_version = before.version if before else SHIPPED
+    content = await content_of(to_version)
+    label = f"v{to_version}" if to_version != SHIPPED else "the shipped rules file"
     return await publish(content, note or f"rollback to {label}", author, known_kinds)
+
+
+async def changes_between(from_version: int, to_version: int) -> list[str]:
+    """What changed from one version to another, in a designer's words (empty: nothing)."""
+    old = parse_rules(await content_of(from_version), f"rules v{from_version}")
+    new = parse_rules(await content_of(to_version), f"rules v{to_version}")
+    return describe_changes(old, new)
 
 
 async def versions(limit: int = 50) -> list[RuleSet]:
