@@ -18,6 +18,7 @@ DEMO_PLAYERS = [
     ("+8613800000090", "Game Designer", "shenzhen", ["player", "designer"]),
     ("+8613800000091", "Scene Operator", "shenzhen", ["player", "operator"]),
     ("+8613800000092", "Merchant Staff", "shenzhen", ["player", "merchant"]),
+    ("+8613800000093", "Ecology Bureau", "shenzhen", ["player", "regulator"]),
     ("+8613800000099", "Administrator", "shenzhen", ["player", "admin"]),
 ]
 

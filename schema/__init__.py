@@ -22,13 +22,14 @@ from schema.inputs import TextInputCheck
 from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
+from schema.regulator import RegulatorQuery
 from schema.rules import RulesMutation, RulesQuery
 from schema.shop import ShopMutation, ShopQuery
 
 log = logging.getLogger("carbon_planet.graphql")
 
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
-                              MerchantQuery))
+                              MerchantQuery, RegulatorQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
                                     ShopMutation, MerchantMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))

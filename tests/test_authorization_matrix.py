@@ -29,6 +29,7 @@ PUBLIC, AUTHENTICATED = "public", "authenticated"
 OPERATOR, DESIGNER, MERCHANT, ADMIN = (
     frozenset({Role.OPERATOR}), frozenset({Role.DESIGNER}), frozenset({Role.MERCHANT}),
     frozenset({Role.ADMIN}))
+REGULATOR_OR_OPERATOR = frozenset({Role.REGULATOR, Role.OPERATOR})
 
 QUERIES: dict[str, Any] = {
     "me": AUTHENTICATED,
@@ -43,6 +44,7 @@ QUERIES: dict[str, Any] = {
     "auditLog": OPERATOR,
     "merchants": OPERATOR,
     "myMerchant": MERCHANT,
+    "programmeFigures": REGULATOR_OR_OPERATOR,
 }
 
 MUTATIONS: dict[str, Any] = {
@@ -79,11 +81,12 @@ PRINCIPALS: dict[str, frozenset[Role] | None] = {
     "designer": frozenset({Role.DESIGNER}),
     "operator": frozenset({Role.OPERATOR}),
     "merchant": frozenset({Role.MERCHANT}),
+    "regulator": frozenset({Role.REGULATOR}),
     "admin": frozenset({Role.ADMIN}),
 }
 PHONES = {"player": "+8613800138101", "designer": "+8613800138102",
           "operator": "+8613800138103", "merchant": "+8613800138104",
-          "admin": "+8613800138105"}
+          "regulator": "+8613800138106", "admin": "+8613800138105"}
 
 # Arguments that need a specific dummy value (e.g. a valid-looking one that still changes
 # nothing, or an enum that reaches the resolver).

@@ -11,6 +11,7 @@ class Role(StrEnum):
     DESIGNER = "designer"
     OPERATOR = "operator"
     MERCHANT = "merchant"
+    REGULATOR = "regulator"  # the city's ecology bureau: reads programme figures, changes nothing
     ADMIN = "admin"
 
 

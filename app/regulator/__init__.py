@@ -1,0 +1,1 @@
+"""What the city's regulator reads: programme figures, aggregated, without personal data."""

@@ -1,0 +1,104 @@
+"""Programme figures by day: participants, activities, grams and points, overall and by
+scene (activity kind) and methodology version.
+
+Only accepted activities count (a refused record credits nothing). Days are the city's
+local days, the same `local_date` daily caps use. The figures are aggregates: no player
+appears in them, by id or otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from tortoise.functions import Count, Sum
+
+from app.credits.models import Activity
+from app.errors import ErrorCode, ServiceError
+
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    participants: int  # players with at least one accepted activity that day
+    activities: int
+    reduction_grams: int
+    points: int
+
+
+@dataclass(frozen=True)
+class SceneDayFigures:
+    day: date
+    kind: str
+    methodology_id: str
+    methodology_version: int
+    participants: int
+    activities: int
+    reduction_grams: int
+    points: int
+
+
+@dataclass(frozen=True)
+class ProgrammeFigures:
+    since: date
+    until: date
+    days: list[DayFigures]
+    scenes: list[SceneDayFigures]
+
+    def csv(self) -> str:
+        """One row per day, scene and methodology version, then one total row per day
+        (scene `*`): what a spreadsheet sums."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["date", "scene", "methodology", "methodology_version", "participants",
+                         "activities", "reduction_grams", "points"])
+        for s in self.scenes:
+            writer.writerow([s.day.isoformat(), s.kind, s.methodology_id, s.methodology_version,
+                             s.participants, s.activities, s.reduction_grams, s.points])
+        for d in self.days:
+            writer.writerow([d.day.isoformat(), "*", "*", "", d.participants, d.activities,
+                             d.reduction_grams, d.points])
+        return out.getvalue()
+
+
+def _checked_range(since: date, until: date) -> None:
+    if until < since:
+        raise ServiceError(ErrorCode.INVALID_INPUT, "until is before since.", "until")
+    if (until - since).days >= MAX_DAYS:
+        raise ServiceError(ErrorCode.INVALID_INPUT,
+                           f"At most {MAX_DAYS} days at a time.", "until")
+
+
+async def programme_figures(since: date, until: date) -> ProgrammeFigures:
+    """Figures for each local day from `since` to `until`, both included."""
+    _checked_range(since, until)
+    accepted = Activity.filter(status="accepted", local_date__gte=since, local_date__lte=until)
+    day_rows = await accepted.annotate(
+        participants=Count("player_id", distinct=True), activities=Count("id"),
+        grams=Sum("reduction_grams"), total_points=Sum("points"),
+    ).group_by("local_date").order_by("local_date").values(
+        "local_date", "participants", "activities", "grams", "total_points")
+    scene_rows = await accepted.annotate(
+        participants=Count("player_id", distinct=True), activities=Count("id"),
+        grams=Sum("reduction_grams"), total_points=Sum("points"),
+    ).group_by("local_date", "kind", "methodology_id", "methodology_version").order_by(
+        "local_date", "kind", "methodology_id", "methodology_version").values(
+        "local_date", "kind", "methodology_id", "methodology_version", "participants",
+        "activities", "grams", "total_points")
+    return ProgrammeFigures(
+        since=since, until=until,
+        days=[DayFigures(_day(r["local_date"]), r["participants"], r["activities"],
+                         int(r["grams"] or 0), int(r["total_points"] or 0)) for r in day_rows],
+        scenes=[SceneDayFigures(_day(r["local_date"]), r["kind"], r["methodology_id"] or "",
+                                r["methodology_version"] or 0, r["participants"],
+                                r["activities"], int(r["grams"] or 0),
+                                int(r["total_points"] or 0)) for r in scene_rows],
+    )
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

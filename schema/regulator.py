@@ -1,0 +1,71 @@
+"""Programme figures for the regulator (and operators): aggregates by day and scene."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from app.auth.roles import Role
+from app.errors import ServiceError
+from app.regulator import figures as service
+from schema.errors import client_error
+from schema.permissions import requires_role
+
+IsRegulatorOrOperator = requires_role(Role.REGULATOR, Role.OPERATOR)
+
+
+@strawberry.type
+class DayFigures:
+    date: date
+    participants: int = strawberry.field(description="Players with an accepted activity that day.")
+    activities: int
+    reduction_grams: int
+    points: int
+
+
+@strawberry.type
+class SceneFigures:
+    date: date
+    scene: str = strawberry.field(description="The activity kind (metro, bus, walking, …).")
+    methodology_id: str
+    methodology_version: int
+    participants: int
+    activities: int
+    reduction_grams: int
+    points: int
+
+
+@strawberry.type
+class ProgrammeFigures:
+    since: date
+    until: date
+    days: list[DayFigures]
+    scenes: list[SceneFigures]
+    csv: str = strawberry.field(description="The same figures as CSV: a row per day, scene "
+                                            "and methodology version, then a total row per day.")
+
+
+@strawberry.type
+class RegulatorQuery:
+    @strawberry.field(
+        permission_classes=[IsRegulatorOrOperator],
+        description="Accepted activities by local day, overall and by scene and methodology "
+                    "version, from since to until (both included, at most 366 days). "
+                    "Aggregates only: no player appears.")
+    async def programme_figures(self, since: date, until: date) -> ProgrammeFigures:
+        try:
+            found = await service.programme_figures(since, until)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+        return ProgrammeFigures(
+            since=found.since, until=found.until, csv=found.csv(),
+            days=[DayFigures(date=d.day, participants=d.participants, activities=d.activities,
+                             reduction_grams=d.reduction_grams, points=d.points)
+                  for d in found.days],
+            scenes=[SceneFigures(date=s.day, scene=s.kind, methodology_id=s.methodology_id,
+                                 methodology_version=s.methodology_version,
+                                 participants=s.participants, activities=s.activities,
+                                 reduction_grams=s.reduction_grams, points=s.points)
+                    for s in found.scenes],
+        )
