@@ -297,8 +297,9 @@ async def test_long_filters_are_refused_not_crashed(gql):
 async def test_deeply_nested_rules_are_a_problem_not_a_crash(gql):
     designer = await make_staff(gql, "+8613800138090", "designer")
     nested = "a = " + "[" * 5000 + "]" * 5000
-    result = await gql("mutation($c: String!) { publishRules(content: $c, note: \"n\", dryRun: true) "
-                       "{ errors { code message } } }", {"c": nested}, token=designer["accessToken"])
+    result = await gql("mutation($c: String!) { publishRules(content: $c, note: \"n\", "
+                       "dryRun: true) { errors { code message } } }", {"c": nested},
+                       token=designer["accessToken"])
     assert "errors" not in result, result
     [problem] = result["data"]["publishRules"]["errors"]
     assert problem["code"] == "INVALID_INPUT" and "nested too deeply" in problem["message"]
@@ -433,7 +434,8 @@ async def test_get_requests_meet_the_same_limits_and_text_check(client):
     bomb = await client.get("/graphql", params={"query": fan_out(8)})
     assert codes(bomb.json()) == ["QUERY_TOO_COMPLEX"]
     nul = await client.get("/graphql", params={
-        "query": "query($p: String) { partnerRecords(partnerId: $p, first: 1) { edges { cursor } } }",
+        "query": "query($p: String) { partnerRecords(partnerId: $p, first: 1) "
+                 "{ edges { cursor } } }",
         "variables": json.dumps({"p": "\x00"})})
     assert nul.json()["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "partnerId"}
     bad_variables = await client.get("/graphql", params={"query": "{ __typename }",

@@ -83,7 +83,8 @@ async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(sta
                                              "secrets": ["s" * 40]}])}
     untrusting = start_server(**limit)
     spoofed = [f"203.0.113.{i}" for i in range(8)]
-    assert await login_code_statuses(untrusting.base, spoofed) == ["SENT"] * 5 + ["RATE_LIMITED"] * 3
+    assert await login_code_statuses(untrusting.base, spoofed) == \
+        ["SENT"] * 5 + ["RATE_LIMITED"] * 3
     async with httpx.AsyncClient(base_url=untrusting.base) as http:
         statuses = [(await http.post("/partner/v1/activities", content=b'{"records": []}', headers={
             "X-Forwarded-For": f"198.51.100.{i}", "X-Partner-Id": "metro",

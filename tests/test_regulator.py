@@ -11,7 +11,8 @@ from tests.partner_client import CST, send, trip, yesterday_at
 
 FIGURES = """query($since: Date!, $until: Date!) { programmeFigures(since: $since, until: $until) {
   since until days { date participants activities reductionGrams points }
-  scenes { date scene methodologyId methodologyVersion participants activities reductionGrams points }
+  scenes { date scene methodologyId methodologyVersion participants activities
+           reductionGrams points }
   csv } }"""
 BALANCE = "{ me { balances { reductionGrams carbonPoints } } }"
 

@@ -72,7 +72,8 @@ def _readable(index: int, record: Any) -> dict[str, Any] | UnreadableRecord:
         return UnreadableRecord(None, f"records[{index}] is not an object")
     record_id = record.get("id")
     if not isinstance(record_id, str) or text_problem("id", record_id, max_chars=MAX_ID_LENGTH):
-        shown = record_id if isinstance(record_id, str) and len(record_id) <= MAX_ID_LENGTH else None
+        usable = isinstance(record_id, str) and len(record_id) <= MAX_ID_LENGTH
+        shown = record_id if usable else None
         return UnreadableRecord(shown, f"records[{index}].id must be a string of 1 to "
                                        f"{MAX_ID_LENGTH} characters without control characters")
     if not record_id:
