@@ -18,7 +18,6 @@ from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
 from schema.context import Context
-from schema.inputs import TextInputCheck
 from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
@@ -110,7 +109,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_tokens=settings.graphql_max_tokens, max_fields=settings.graphql_max_fields,
         max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
     checker: DocumentChecker | None = None
-    text_check = TextInputCheck()
 
     def document_limits() -> DocumentLimits:
         return DocumentLimits(checker)
@@ -121,7 +119,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=[  # factories: each operation gets fresh extension instances
             document_limits,
-            lambda: text_check.extension(),
             MaskUnexpectedErrors,
         ],
     )

@@ -1,5 +1,6 @@
 """The boundary check on text input: every string an operation carries, in its document or
-in its variables, before any resolver runs.
+in its variables, before any resolver runs (`schema.limits` applies it with the other
+document checks, and remembers each document's strings with its parse).
 
 A string is refused (the operation does not run; error `INVALID_INPUT` with `field`) when
 `app.text` refuses it: a control character (tab, CR and LF are allowed only in the
@@ -15,14 +16,11 @@ format, a nickname's length, a URL's scheme).
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import graphql
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from app import text
 
@@ -131,53 +129,16 @@ def value_problem(path: str, value: Any, depth: int = 0) -> GraphQLError | None:
     return None
 
 
-class TextInputCheck:
-    """Shared by every operation of one schema: remembers each short document's strings."""
-
-    CACHE_SIZE = 1024
-
-    def __init__(self) -> None:
-        self._documents: OrderedDict[str, DocumentStrings] = OrderedDict()
-
-    def strings(self, query: str, document: graphql.DocumentNode) -> DocumentStrings:
-        found = self._documents.get(query)
-        if found is None:
-            found = document_strings(document)
-            if len(query) <= 20_000:
-                self._documents[query] = found
-                if len(self._documents) > self.CACHE_SIZE:
-                    self._documents.popitem(last=False)
-        return found
-
-    def problem(self, query: str, document: graphql.DocumentNode,
-                variables: dict[str, Any] | None) -> GraphQLError | None:
-        strings = self.strings(query, document)
-        if strings.problem is not None:
-            return strings.problem
-        variables = variables or {}
-        for variable, names in strings.variable_names.items():  # the others reach no resolver
-            if variable in variables:
-                for path in names:
-                    if found := value_problem(path, variables[variable]):
-                        return found
-        return None
-
-    def extension(self) -> SchemaExtension:
-        return _TextInputExtension(self)
-
-
-class _TextInputExtension(SchemaExtension):
-    def __init__(self, check: TextInputCheck) -> None:
-        self.check = check
-
-    def on_validate(self) -> Iterator[None]:
-        # after the document limits (listed before this extension) have validated the
-        # document: a valid operation is refused here, before execution, if its text is bad
-        context = self.execution_context
-        if context.pre_execution_errors == [] and context.graphql_document is not None \
-                and context.query:
-            problem = self.check.problem(context.query, context.graphql_document,
-                                         context.variables)
-            if problem is not None:
-                context.pre_execution_errors = [problem]
-        yield
+def operation_text_problem(strings: DocumentStrings,
+                           variables: dict[str, Any] | None) -> GraphQLError | None:
+    """The first refused string of an operation: in its document, then in the variables
+    it uses (the others reach no resolver)."""
+    if strings.problem is not None:
+        return strings.problem
+    variables = variables or {}
+    for variable, paths in strings.variable_names.items():
+        if variable in variables:
+            for path in paths:
+                if found := value_problem(path, variables[variable]):
+                    return found
+    return None

@@ -9,7 +9,8 @@ HTTP POST, GET and websocket `subscribe` messages all reach `Schema.execute` or
   minutes);
 - depth and aliases (`CARBON_GRAPHQL_MAX_DEPTH`, `CARBON_GRAPHQL_MAX_ALIASES`), as
   validation rules beside graphql-core's own;
-- one operation per request: a document with several operations must name the one to run.
+- one operation per request: a document with several operations must name the one to run;
+- text: every string argument, literal or variable, passes `schema.inputs`.
 
 Parsing, the field count and validation are remembered together for short documents
 (clients send the same few again and again). The size of the request itself (HTTP body,
@@ -27,6 +28,8 @@ from graphql import GraphQLError, specified_rules
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from schema.inputs import DocumentStrings, document_strings, operation_text_problem
+
 CACHED_QUERY_CHARS = 20_000  # longer documents are checked every time: no cache to fill
 
 
@@ -40,11 +43,12 @@ class DocumentLimitSettings:
 
 @dataclass(frozen=True)
 class PreparedDocument:
-    """A query text parsed and checked: its document (None if it does not parse) and the
-    errors that refuse it (empty when it may run)."""
+    """A query text parsed and checked: its document (None if it does not parse), the
+    errors that refuse it (empty when it may run) and, for a valid one, its strings."""
 
     document: graphql.DocumentNode | None
     errors: tuple[GraphQLError, ...]
+    strings: DocumentStrings | None = None
 
 
 def too_complex(message: str) -> GraphQLError:
@@ -115,8 +119,9 @@ class DocumentChecker:
             return PreparedDocument(document, (too_complex(
                 f"The operation selects more than {self.limits.max_fields} fields once "
                 "fragments are expanded."),))
-        return PreparedDocument(document, tuple(validate_document(self.schema, document,
-                                                                  self.rules)))
+        errors = tuple(validate_document(self.schema, document, self.rules))
+        return PreparedDocument(document, errors,
+                                None if errors else document_strings(document))
 
 
 def several_operations_unnamed(document: graphql.DocumentNode,
@@ -157,9 +162,10 @@ class DocumentLimits(SchemaExtension):
         context = self.execution_context
         if self.prepared is not None and context.graphql_document is self.prepared.document:
             errors = list(self.prepared.errors)
-            if not errors:
-                unnamed = several_operations_unnamed(context.graphql_document,
-                                                     context._provided_operation_name)
-                errors = [unnamed] if unnamed else []
+            if not errors and self.prepared.strings is not None:
+                refused = several_operations_unnamed(context.graphql_document,
+                                                     context._provided_operation_name) \
+                    or operation_text_problem(self.prepared.strings, context.variables)
+                errors = [refused] if refused else []
             context.pre_execution_errors = errors  # validation has run: strawberry skips it
         yield
