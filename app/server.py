@@ -25,6 +25,7 @@ from app.services import Services
 from app.settings import Settings, get_settings
 from schema import build_schema
 from schema.view import GraphQLView
+from schema.view import body_too_large as graphql_body_too_large
 
 OTHER_ROUTES_MAX_BODY_BYTES = 16 * 1024  # health, readiness and metrics take no body
 
@@ -42,16 +43,6 @@ def refuse_unsafe_production(settings: Settings) -> None:
             "CARBON_ENV=production, but the server will not start:\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
-
-
-def graphql_body_too_large(limit: int) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{
-            "message": f"The request body is larger than {limit} bytes.",
-            "extensions": {"code": "REQUEST_TOO_LARGE"},
-        }]},
-        status_code=413,
-    )
 
 
 async def healthz(_: Request) -> JSONResponse:

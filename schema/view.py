@@ -25,12 +25,17 @@ from schema.context import Context
 from schema.websocket import SessionCheckingTransportWSHandler
 
 
-def refused_request(status: int, message: str) -> JSONResponse:
+def refused_request(status: int, message: str, code: str = "BAD_REQUEST") -> JSONResponse:
     """An HTTP request refused before any operation ran, in the GraphQL response shape."""
     return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]},
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
         status_code=status,
     )
+
+
+def body_too_large(limit: int) -> JSONResponse:
+    return refused_request(413, f"The request body is larger than {limit} bytes.",
+                           "REQUEST_TOO_LARGE")
 
 
 class GraphQLView(GraphQL):
