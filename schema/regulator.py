@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 
 import strawberry
@@ -60,12 +61,6 @@ class RegulatorQuery:
             raise client_error(exc) from None
         return ProgrammeFigures(
             since=found.since, until=found.until, csv=found.csv(),
-            days=[DayFigures(date=d.day, participants=d.participants, activities=d.activities,
-                             reduction_grams=d.reduction_grams, points=d.points)
-                  for d in found.days],
-            scenes=[SceneFigures(date=s.day, scene=s.kind, methodology_id=s.methodology_id,
-                                 methodology_version=s.methodology_version,
-                                 participants=s.participants, activities=s.activities,
-                                 reduction_grams=s.reduction_grams, points=s.points)
-                    for s in found.scenes],
+            days=[DayFigures(**asdict(d)) for d in found.days],
+            scenes=[SceneFigures(**asdict(s)) for s in found.scenes],
         )

@@ -21,9 +21,10 @@ from app.errors import ErrorCode, ServiceError
 MAX_DAYS = 366
 
 
+# Field names are the GraphQL type's (schema/regulator.py builds it from these).
 @dataclass(frozen=True)
 class DayFigures:
-    day: date
+    date: date
     participants: int  # players with at least one accepted activity that day
     activities: int
     reduction_grams: int
@@ -32,8 +33,8 @@ class DayFigures:
 
 @dataclass(frozen=True)
 class SceneDayFigures:
-    day: date
-    kind: str
+    date: date
+    scene: str  # the activity kind
     methodology_id: str
     methodology_version: int
     participants: int
@@ -57,10 +58,10 @@ class ProgrammeFigures:
         writer.writerow(["date", "scene", "methodology", "methodology_version", "participants",
                          "activities", "reduction_grams", "points"])
         for s in self.scenes:
-            writer.writerow([s.day.isoformat(), s.kind, s.methodology_id, s.methodology_version,
+            writer.writerow([s.date.isoformat(), s.scene, s.methodology_id, s.methodology_version,
                              s.participants, s.activities, s.reduction_grams, s.points])
         for d in self.days:
-            writer.writerow([d.day.isoformat(), "*", "*", "", d.participants, d.activities,
+            writer.writerow([d.date.isoformat(), "*", "*", "", d.participants, d.activities,
                              d.reduction_grams, d.points])
         return out.getvalue()
 
@@ -76,28 +77,35 @@ def _checked_range(since: date, until: date) -> None:
 async def programme_figures(since: date, until: date) -> ProgrammeFigures:
     """Figures for each local day from `since` to `until`, both included."""
     _checked_range(since, until)
-    accepted = Activity.filter(status="accepted", local_date__gte=since, local_date__lte=until)
-    day_rows = await accepted.annotate(
-        participants=Count("player_id", distinct=True), activities=Count("id"),
-        grams=Sum("reduction_grams"), total_points=Sum("points"),
-    ).group_by("local_date").order_by("local_date").values(
-        "local_date", "participants", "activities", "grams", "total_points")
-    scene_rows = await accepted.annotate(
-        participants=Count("player_id", distinct=True), activities=Count("id"),
-        grams=Sum("reduction_grams"), total_points=Sum("points"),
-    ).group_by("local_date", "kind", "methodology_id", "methodology_version").order_by(
-        "local_date", "kind", "methodology_id", "methodology_version").values(
-        "local_date", "kind", "methodology_id", "methodology_version", "participants",
-        "activities", "grams", "total_points")
+    # participants are distinct players, so a day's count is not the sum of its scenes':
+    # one grouped query per level
+    day_rows = await _totals(since, until, "local_date")
+    scene_rows = await _totals(since, until, "local_date", "kind", "methodology_id",
+                               "methodology_version")
     return ProgrammeFigures(
         since=since, until=until,
-        days=[DayFigures(_day(r["local_date"]), r["participants"], r["activities"],
-                         int(r["grams"] or 0), int(r["total_points"] or 0)) for r in day_rows],
+        days=[DayFigures(_day(r["local_date"]), *_amounts(r)) for r in day_rows],
         scenes=[SceneDayFigures(_day(r["local_date"]), r["kind"], r["methodology_id"] or "",
-                                r["methodology_version"] or 0, r["participants"],
-                                r["activities"], int(r["grams"] or 0),
-                                int(r["total_points"] or 0)) for r in scene_rows],
+                                r["methodology_version"] or 0, *_amounts(r))
+                for r in scene_rows],
     )
+
+
+async def _totals(since: date, until: date, *keys: str) -> list[dict]:
+    """Accepted activities from `since` to `until`, grouped by `keys`, in their order."""
+    return await Activity.filter(
+        status="accepted", local_date__gte=since, local_date__lte=until,
+    ).annotate(
+        participants=Count("player_id", distinct=True), activities=Count("id"),
+        grams=Sum("reduction_grams"), total_points=Sum("points"),
+    ).group_by(*keys).order_by(*keys).values(
+        *keys, "participants", "activities", "grams", "total_points")
+
+
+def _amounts(row: dict) -> tuple[int, int, int, int]:
+    """participants, activities, grams, points (a sum over no rows is NULL)."""
+    return (row["participants"], row["activities"], int(row["grams"] or 0),
+            int(row["total_points"] or 0))
 
 
 def _day(value: date | str) -> date:
