@@ -61,6 +61,27 @@ async def test_many_concurrent_credits_sum_exactly(app):
     assert report.lines == 400
 
 
+async def test_a_deadlock_victim_is_posted_again_once(app, monkeypatch):
+    """PostgreSQL rolls a deadlock victim back whole; `post` tries it again."""
+    import asyncpg
+
+    from app.ledger import service
+
+    real, failures = service.post_in_transaction, []
+
+    async def first_call_deadlocks(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "post_in_transaction", first_call_deadlocks)
+    result = await post("ACTIVITY", "victim", credit(P, {Asset.CARBON_POINT: 7}))
+    assert result.created and failures == [1]
+    assert (await balances(P))[Asset.CARBON_POINT] == 7
+    assert await LedgerTransaction.filter(idempotency_key="victim").count() == 1
+
+
 def spend(amount: int) -> list[Posting]:
     return [Posting(player_owner(P), Asset.CARBON_POINT, -amount),
             Posting(SHOP, Asset.CARBON_POINT, amount)]

@@ -10,6 +10,7 @@ Accounts are updated in id order so that concurrent transactions cannot deadlock
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 import zlib
@@ -17,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
 
+import asyncpg
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -147,6 +149,9 @@ async def _lock_accounts(conn, keys: list[tuple[str, Asset]]
     return found
 
 
+DEADLOCK_ATTEMPTS = 5
+
+
 async def post(
     type: str, idempotency_key: str, postings: list[Posting], reference: str | None = None
 ) -> PostResult:
@@ -155,15 +160,25 @@ async def post(
     existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
     if existing is not None:
         return PostResult(existing, created=False)
-    try:
-        async with in_transaction():
-            tx = await post_in_transaction(type, idempotency_key, postings, reference)
-    except IntegrityError:
-        existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
-        if existing is None:
-            raise
-        return PostResult(existing, created=False)
-    return PostResult(tx, created=True)
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            async with in_transaction():
+                tx = await post_in_transaction(type, idempotency_key, postings, reference)
+            return PostResult(tx, created=True)
+        except IntegrityError:
+            existing = await LedgerTransaction.get_or_none(idempotency_key=idempotency_key)
+            if existing is None:
+                raise
+            return PostResult(existing, created=False)
+        except asyncpg.TransactionRollbackError:
+            # PostgreSQL rolled this transaction back whole as a deadlock victim, which
+            # concurrent posts can be while they first create the same accounts
+            # (`_lock_accounts` inserts a missing account after locking the others):
+            # nothing was written, so it is tried again, as PostgreSQL advises
+            if attempt == DEADLOCK_ATTEMPTS:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)
