@@ -19,6 +19,7 @@ from app.auth.sms import SmsProvider
 from app.body_limits import BodyLimit, BodyLimitMiddleware
 from app.credits.partner_http import body_too_large as partner_body_too_large
 from app.credits.partner_http import receive_activities
+from app.i18n.middleware import LanguageMiddleware
 from app.observability import RequestContextMiddleware, configure_logging, metrics_endpoint
 from app.payouts.worker import PayoutWorker
 from app.services import Services
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         default=BodyLimit(OTHER_ROUTES_MAX_BODY_BYTES, partner_body_too_large),
         websocket_max_bytes=settings.graphql_max_body_bytes,
     )
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(
         RequestContextMiddleware, routes=frozenset(r.path for r in routes)
     )

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
 
     rules_refresh_seconds: float = Field(default=2.0, gt=0)
     default_timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN", description="Language of messages when Accept-Language names none we have")
     cities: list[str] = Field(
         default_factory=lambda: [
             "shenzhen", "beijing", "shanghai", "qingdao", "nanjing", "chengdu", "quzhou",
