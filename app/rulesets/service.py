@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
@@ -138,7 +139,8 @@ async def content_of(version: int) -> str:
 
 
 async def publish(content: str, note: str, author: str, known_kinds: set[str],
-                  effective_from: datetime | None = None, dry_run: bool = False) -> PublishResult:
+                  effective_from: datetime | None = None, dry_run: bool = False,
+                  approved_by: str | None = None) -> PublishResult:
     rules = validated(content, known_kinds)
     if not note.strip():
         raise ServiceError(ErrorCode.INVALID_INPUT, "Say what changed in a note.", "note")
@@ -149,11 +151,12 @@ async def publish(content: str, note: str, author: str, known_kinds: set[str],
     for _ in range(5):  # versions are numbered in order; a concurrent publish retries
         latest = await RuleSet.all().order_by("-version").first()
         try:
-            ruleset = await RuleSet.create(
-                version=(latest.version if latest else 0) + 1, content=content,
-                checksum=checksum(content), author=author, note=note.strip()[:500],
-                effective_from=effective_from or utcnow(),
-            )
+            async with in_transaction():  # a savepoint when called inside a transaction
+                ruleset = await RuleSet.create(
+                    version=(latest.version if latest else 0) + 1, content=content,
+                    checksum=checksum(content), author=author, note=note.strip()[:500],
+                    effective_from=effective_from or utcnow(), approved_by=approved_by,
+                )
             return PublishResult(ruleset, counts)
         except IntegrityError:
             continue
