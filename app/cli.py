@@ -228,7 +228,8 @@ def rules_diff(old: Path, new: Path) -> None:
     from game.rules import RulesError, load_rules
 
     try:
-        lines = describe_changes(load_rules(old), load_rules(new))
+        # either file may predate bilingual content: a missing language shows the other
+        lines = describe_changes(load_rules(old, fill_missing=True), load_rules(new, fill_missing=True))
     except RulesError as exc:
         typer.secho(f"invalid: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None

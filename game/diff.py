@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from game.engine import PlanetState, progress
+from game.describe import describe_requirement
 from game.model import Rules
 
-_EMPTY = PlanetState()
+_EGG_TEXT = ("name", "name_en", "description", "description_en")
+_QUESTION_TEXT = ("question", "question_en", "explanation", "explanation_en")
 
 
 def _requirements(rules: Rules, theme_id: str) -> list[str]:
     theme = rules.theme(theme_id)
     assert theme is not None
-    return [progress(_EMPTY, r, rules, date.min).description for r in theme.requirements]
+    return [describe_requirement(r, rules, "en") for r in theme.requirements]
 
 
 def describe_changes(old: Rules, new: Rules) -> list[str]:
@@ -33,7 +32,7 @@ def describe_changes(old: Rules, new: Rules) -> list[str]:
         was, now = _requirements(old, theme.id), _requirements(new, theme.id)
         if was != now:
             lines.append(f"{theme.name_en}: requirements {'; '.join(was)} -> {'; '.join(now)}")
-        for name in ("name", "name_en", "description", "art", "order"):
+        for name in ("name", "name_en", "description", "description_en", "art", "order"):
             if getattr(before, name) != getattr(theme, name):
                 lines.append(f"{theme.name_en}: {name} {getattr(before, name)!r} -> {getattr(theme, name)!r}")
     if old.levels != new.levels:
@@ -44,19 +43,35 @@ def describe_changes(old: Rules, new: Rules) -> list[str]:
     old_eggs, new_eggs = {e.id: e for e in old.eggs}, {e.id: e for e in new.eggs}
     for egg_id, egg in new_eggs.items():
         if egg_id not in old_eggs:
-            lines.append(f"Egg added: {egg.name} (+{egg.reward_growth} growth)")
-        elif old_eggs[egg_id].reward_growth != egg.reward_growth:
-            lines.append(f"Egg {egg.name}: reward {old_eggs[egg_id].reward_growth} -> {egg.reward_growth} growth")
-        elif old_eggs[egg_id].condition != egg.condition:
-            lines.append(f"Egg {egg.name}: condition changed")
+            lines.append(f"Egg added: {egg.name_en} ({egg.name}) (+{egg.reward_growth} growth)")
+            continue
+        before = old_eggs[egg_id]
+        if before.reward_growth != egg.reward_growth:
+            lines.append(f"Egg {egg.name_en}: reward {before.reward_growth} -> {egg.reward_growth} growth")
+        elif before.condition != egg.condition:
+            lines.append(f"Egg {egg.name_en}: condition changed")
+        for name in _EGG_TEXT:
+            if getattr(before, name) != getattr(egg, name):
+                lines.append(f"Egg {egg.name_en}: {name} {getattr(before, name)!r} -> {getattr(egg, name)!r}")
     for egg_id, egg in old_eggs.items():
         if egg_id not in new_eggs:
-            lines.append(f"Egg removed: {egg.name}; players who found it keep it")
+            lines.append(f"Egg removed: {egg.name_en} ({egg.name}); players who found it keep it")
     if old.quiz.correct_growth != new.quiz.correct_growth:
         lines.append(f"Quiz reward: {old.quiz.correct_growth} -> {new.quiz.correct_growth} growth a right answer")
-    old_q, new_q = {q.id for q in old.quiz.questions}, {q.id for q in new.quiz.questions}
-    if new_q - old_q:
-        lines.append(f"Quiz questions added: {', '.join(sorted(new_q - old_q))}")
-    if old_q - new_q:
-        lines.append(f"Quiz questions removed: {', '.join(sorted(old_q - new_q))}")
+    old_q, new_q = {q.id: q for q in old.quiz.questions}, {q.id: q for q in new.quiz.questions}
+    if new_q.keys() - old_q.keys():
+        lines.append(f"Quiz questions added: {', '.join(sorted(new_q.keys() - old_q.keys()))}")
+    if old_q.keys() - new_q.keys():
+        lines.append(f"Quiz questions removed: {', '.join(sorted(old_q.keys() - new_q.keys()))}")
+    for question_id, question in new_q.items():
+        before = old_q.get(question_id)
+        if before is None:
+            continue
+        changed = [name for name in _QUESTION_TEXT if getattr(before, name) != getattr(question, name)]
+        if before.choices != question.choices:
+            changed.append("choices")
+        if before.answer != question.answer:
+            changed.append("answer")
+        if changed:
+            lines.append(f"Quiz question {question_id}: {', '.join(changed)} changed")
     return lines

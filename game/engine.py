@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from game.describe import describe_requirement
 from game.model import (
     ActivityCount,
     DateWindow,
@@ -121,23 +122,23 @@ def is_met(state: PlanetState, req: Requirement, day: date) -> bool:
     return req.start <= day <= req.end
 
 
-def progress(state: PlanetState, req: Requirement, rules: Rules, day: date) -> Progress:
-    """How far the player is towards one requirement (for progress bars)."""
+def progress(state: PlanetState, req: Requirement, rules: Rules, day: date,
+             language: str = "zh-CN") -> Progress:
+    """How far the player is towards one requirement (for progress bars), described in
+    `language` ("en", or Chinese)."""
+    description = describe_requirement(req, rules, language)
     if isinstance(req, GrowthAtLeast):
-        return _bar(f"Reach {req.at_least} growth", state.growth, req.at_least)
+        return _bar(description, state.growth, req.at_least)
     if isinstance(req, ActivityCount):
-        return _bar(f"{req.kind} × {req.at_least}", state.counts.get(req.kind, 0), req.at_least)
+        return _bar(description, state.counts.get(req.kind, 0), req.at_least)
     if isinstance(req, Streak):
-        return _bar(f"Active {req.days} days in a row", state.best_streak, req.days)
+        return _bar(description, state.best_streak, req.days)
     if isinstance(req, QuizCorrect):
-        return _bar(f"{req.at_least} quiz answers right", state.quiz_correct, req.at_least)
+        return _bar(description, state.quiz_correct, req.at_least)
     if isinstance(req, ThemeUnlocked):
-        theme = rules.theme(req.theme)
-        name = theme.name if theme else req.theme
-        return _bar(f"Unlock {name} first", int(req.theme in state.unlocked), 1)
+        return _bar(description, int(req.theme in state.unlocked), 1)
     assert isinstance(req, DateWindow)
-    return _bar(f"Open {req.start.isoformat()} to {req.end.isoformat()}",
-                int(req.start <= day <= req.end), 1)
+    return _bar(description, int(req.start <= day <= req.end), 1)
 
 
 def _bar(description: str, value: int, target: int) -> Progress:

@@ -1,5 +1,11 @@
 """The planet rules format, validated with pydantic: levels, nine themes with unlock
-requirements, easter eggs, the daily quiz bank and reward amounts."""
+requirements, easter eggs, the daily quiz bank and reward amounts.
+
+Everything a player reads is written twice: Chinese under the plain key (`name`), English
+under the same key with `_en` (`name_en`). Both are required and neither may be blank;
+`in_language` picks one. (Requirement sentences are not written: `game.describe` makes
+them from the requirement's data.)
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,29 @@ from datetime import date
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank: write the text a player reads")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]
+"""Text a player reads; each such field `x` (Chinese) has its `x_en` (English)."""
+
+# The fields that hold text a player reads, each with its English twin `<field>_en`.
+TEXT_FIELDS = frozenset({"name", "description", "question", "explanation", "text"})
+
+
+def in_language(item: BaseModel, field: str, language: str) -> str:
+    """`item.<field>` in `language`: the `_en` twin for "en", the Chinese text otherwise."""
+    return getattr(item, f"{field}_en" if language == "en" else field)
 
 
 class GrowthAtLeast(_Strict):
@@ -54,9 +78,10 @@ Requirement = Annotated[
 
 class Theme(_Strict):
     id: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
-    name: str
-    name_en: str
-    description: str = ""
+    name: Text
+    name_en: Text
+    description: Text
+    description_en: Text
     art: str
     order: int
     requirements: list[Requirement] = Field(min_length=1)
@@ -65,22 +90,28 @@ class Theme(_Strict):
 class Egg(_Strict):
     id: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
     theme: str
-    name: str
+    name: Text
+    name_en: Text
+    description: Text
+    description_en: Text
     condition: Requirement
     reward_growth: int = Field(ge=0, le=1000)
 
 
 class Choice(_Strict):
     id: str
-    text: str
+    text: Text
+    text_en: Text
 
 
 class Question(_Strict):
     id: str
-    question: str
+    question: Text
+    question_en: Text
     choices: list[Choice] = Field(min_length=2)
     answer: str
-    explanation: str
+    explanation: Text
+    explanation_en: Text
 
     @model_validator(mode="after")
     def _answer_is_a_choice(self) -> Question:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from game.model import Egg, Quiz, Rules, Theme
+from game.model import TEXT_FIELDS, Egg, Quiz, Rules, Theme
 from game.validate import check_rules
 
 RULES_FILE = Path(__file__).parent / "rules" / "planet.toml"
@@ -19,22 +19,77 @@ class RulesError(ValueError):
     """A rules file that cannot be used; the message names the file and every field at fault."""
 
 
+def _has_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _fill_pair(item: object, field: str, fallback: str | None = None) -> None:
+    """`field` and `field_en` of one table: either filled from the other when missing or
+    blank; both from `fallback` and its `_en` when both are."""
+    if not isinstance(item, dict):
+        return
+    english = f"{field}_en"
+    if not _has_text(item.get(field)) and not _has_text(item.get(english)) and fallback:
+        item[field], item[english] = item.get(fallback), item.get(f"{fallback}_en")
+    if not _has_text(item.get(english)) and _has_text(item.get(field)):
+        item[english] = item[field]
+    if not _has_text(item.get(field)) and _has_text(item.get(english)):
+        item[field] = item[english]
+
+
+def fill_missing_text(data: dict) -> dict:
+    """Rules published before the content was bilingual, made loadable: a text missing in
+    one language is shown in the other (so such a version shows its one text to readers of
+    both), and a theme or egg without a description shows its name. Changes `data`."""
+    for theme in _tables(data.get("themes")):
+        _fill_pair(theme, "name")
+        _fill_pair(theme, "description", fallback="name")
+    for egg in _tables(data.get("eggs")):
+        _fill_pair(egg, "name")
+        _fill_pair(egg, "description", fallback="name")
+    quiz = data.get("quiz")
+    for question in _tables(quiz.get("questions") if isinstance(quiz, dict) else None):
+        _fill_pair(question, "question")
+        _fill_pair(question, "explanation")
+        for choice in _tables(question.get("choices")):
+            _fill_pair(choice, "text")
+    return data
+
+
+def _tables(value: object) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _problem(error: dict) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top)"
+    field = error["loc"][-1] if error["loc"] else None
+    if error["type"] == "missing" and isinstance(field, str):
+        if field.endswith("_en") and field.removesuffix("_en") in TEXT_FIELDS:
+            return f"{where}: the English text is missing (every text is written in Chinese and English)"
+        if field in TEXT_FIELDS:
+            return f"{where}: the Chinese text is missing (every text is written in Chinese and English)"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+
+
 def rules_problems(text: str, known_kinds: set[str] | None = None,
-                   today: date | None = None) -> tuple[Rules | None, list[str]]:
-    """The parsed rules (None if they do not parse) and every problem found."""
+                   today: date | None = None, *,
+                   fill_missing: bool = False) -> tuple[Rules | None, list[str]]:
+    """The parsed rules (None if they do not parse) and every problem found.
+
+    `fill_missing` loads a version published before the content was bilingual
+    (`fill_missing_text`); anything a designer writes now must carry both languages."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return None, [f"not valid TOML: {exc}"]
     except RecursionError:
         return None, ["not valid TOML: arrays or tables nested too deeply"]
+    if fill_missing:
+        data = fill_missing_text(data)
     try:
         rules = Rules.model_validate(data)
     except ValidationError as exc:
-        field_problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
+        field_problems = [_problem(e) for e in exc.errors()]
         # still report the whole-file problems of the parts that did validate
         return None, field_problems + check_rules(_salvage(data), known_kinds, today)
     return rules, check_rules(rules, known_kinds, today)
@@ -55,7 +110,8 @@ def _salvage(data: dict) -> Rules:
         theme = _valid(Theme, raw)
         if theme is None and isinstance(raw, dict) and isinstance(raw.get("id"), str):
             theme = Theme.model_construct(id=raw["id"], name=raw["id"], name_en=raw["id"],
-                                          description="", art="", order=0, requirements=[])
+                                          description="", description_en="", art="", order=0,
+                                          requirements=[])
         if theme is not None:
             themes.append(theme)
     eggs = [e for e in (_valid(Egg, raw) for raw in data.get("eggs") or []) if e is not None]
@@ -67,15 +123,15 @@ def _salvage(data: dict) -> Rules:
 
 
 def parse_rules(text: str, name: str, known_kinds: set[str] | None = None,
-                today: date | None = None) -> Rules:
-    rules, problems = rules_problems(text, known_kinds, today)
+                today: date | None = None, *, fill_missing: bool = False) -> Rules:
+    rules, problems = rules_problems(text, known_kinds, today, fill_missing=fill_missing)
     if problems or rules is None:
         raise RulesError(f"{name}: " + "; ".join(problems))
     return rules
 
 
-def load_rules(path: Path) -> Rules:
-    return parse_rules(path.read_text(encoding="utf-8"), path.name)
+def load_rules(path: Path, *, fill_missing: bool = False) -> Rules:
+    return parse_rules(path.read_text(encoding="utf-8"), path.name, fill_missing=fill_missing)
 
 
 @lru_cache

@@ -16,9 +16,11 @@ from strawberry.types import Info
 from app.accounts.models import Player as PlayerModel
 from app.clock import utcnow
 from app.errors import ServiceError
+from app.i18n import current_language
 from app.planet import friends as friendship
 from app.planet import service as planet
 from game.engine import progress
+from game.model import in_language
 from schema.errors import UserError, user_errors
 from schema.permissions import IsAuthenticated
 
@@ -27,7 +29,8 @@ log = logging.getLogger("carbon_planet.graphql.planet")
 
 @strawberry.type
 class Requirement:
-    description: str
+    description: str = strawberry.field(
+        description="The requirement in words, in the reader's language (Accept-Language).")
     progress: int
     target: int
     met: bool
@@ -36,9 +39,10 @@ class Requirement:
 @strawberry.type
 class Theme:
     id: strawberry.ID
-    name: str
-    name_en: str
-    description: str
+    name: str = strawberry.field(description="In the reader's language (Accept-Language; "
+                                             "Chinese by default).")
+    name_en: str = strawberry.field(description="Always English, whatever the reader's language.")
+    description: str = strawberry.field(description="In the reader's language.")
     art: str
     order: int
     unlocked: bool
@@ -55,7 +59,8 @@ class ThemeRef:
 class Egg:
     id: strawberry.ID
     theme_id: strawberry.ID
-    name: str
+    name: str = strawberry.field(description="In the reader's language.")
+    description: str = strawberry.field(description="In the reader's language.")
     found_at: datetime
 
 
@@ -75,13 +80,15 @@ def local_today(info: Info):
 
 async def planet_of(info: Info, player_id: str) -> Planet:
     rules = info.context.services.rules
+    language = current_language()
     state, active = await planet.planet_state(player_id)
     today = local_today(info)
     themes = []
-    for t in sorted(rules.themes, key=lambda t: t.order):
-        bars = [progress(state, r, rules, today) for r in t.requirements]
+    for t in rules.themes_in_order:
+        bars = [progress(state, r, rules, today, language) for r in t.requirements]
         themes.append(Theme(
-            id=strawberry.ID(t.id), name=t.name, name_en=t.name_en, description=t.description,
+            id=strawberry.ID(t.id), name=in_language(t, "name", language), name_en=t.name_en,
+            description=in_language(t, "description", language),
             art=t.art, order=t.order, unlocked=t.id in state.unlocked,
             unlocked_at=planet.unlocked_at(state, t.id),
             requirements=[Requirement(description=b.description, progress=b.progress,
@@ -89,7 +96,9 @@ async def planet_of(info: Info, player_id: str) -> Planet:
         ))
     eggs_by_id = {e.id: e for e in rules.eggs}
     eggs = [Egg(id=strawberry.ID(egg_id), theme_id=strawberry.ID(eggs_by_id[egg_id].theme),
-                name=eggs_by_id[egg_id].name, found_at=datetime.fromisoformat(at))
+                name=in_language(eggs_by_id[egg_id], "name", language),
+                description=in_language(eggs_by_id[egg_id], "description", language),
+                found_at=datetime.fromisoformat(at))
             for egg_id, at in state.eggs.items() if egg_id in eggs_by_id]
     later = [threshold for threshold in rules.levels if threshold > state.growth]
     return Planet(level=state.level, growth=state.growth, next_level_growth=later[0] if later else None,
@@ -106,7 +115,7 @@ class QuizChoice:
 @strawberry.type
 class DailyQuiz:
     id: strawberry.ID
-    question: str
+    question: str = strawberry.field(description="In the reader's language; so are the choices.")
     choices: list[QuizChoice]
     answered: bool
 
@@ -203,9 +212,12 @@ class PlanetQuery:
         player = await info.context.player()
         today = local_today(info)
         question = planet.daily_question(info.context.services.rules, str(player.id), today)
+        language = current_language()
         return DailyQuiz(
-            id=strawberry.ID(planet.quiz_id(today, question)), question=question.question,
-            choices=[QuizChoice(id=strawberry.ID(c.id), text=c.text) for c in question.choices],
+            id=strawberry.ID(planet.quiz_id(today, question)),
+            question=in_language(question, "question", language),
+            choices=[QuizChoice(id=strawberry.ID(c.id), text=in_language(c, "text", language))
+                     for c in question.choices],
             answered=await planet.answered_today(str(player.id), today),
         )
 
@@ -259,7 +271,8 @@ class PlanetMutation:
         except ServiceError as exc:
             return AnswerQuizPayload(errors=user_errors(exc))
         await services.planet_events.publish(str(player.id), effects, utcnow())
-        return AnswerQuizPayload(correct=correct, explanation=question.explanation, growth_awarded=growth)
+        return AnswerQuizPayload(correct=correct, growth_awarded=growth,
+                                 explanation=in_language(question, "explanation", current_language()))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated],
                          description="Follow a player on your friends board (one-way).")

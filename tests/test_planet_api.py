@@ -46,7 +46,7 @@ async def test_a_new_player_unlocks_three_themes_with_progress_along_the_way(gql
     assert not any(t["unlocked"] for t in start["themes"]) and len(start["themes"]) == 9
     islands = theme(start, "green-energy-islands")
     assert islands["requirements"] == [
-        {"description": "Reach 100 growth", "progress": 0, "target": 100, "met": False}]
+        {"description": "成长值达到 100", "progress": 0, "target": 100, "met": False}]  # Chinese by default
 
     # Day 1: 6,000 steps -> 60 growth: progress shows, nothing unlocked yet.
     await gql(SYNC, {"date": day(3).date().isoformat(), "steps": 6000}, token=token)

@@ -174,7 +174,7 @@ def test_validate_and_diff_commands(tmp_path):
                         .replace("reward_growth = 20", "reward_growth = 25"))
     diff = subprocess.run([COMMAND, "rules", "diff", str(RULES_FILE), str(new_file)], capture_output=True, text=True)
     assert diff.returncode == 0
-    assert "City of Sunshine: requirements metro × 3 -> metro × 5" in diff.stdout
+    assert "City of Sunshine: requirements Take the metro 3 times -> Take the metro 5 times" in diff.stdout
     assert "Egg First metro ride: reward 20 -> 25 growth" in diff.stdout
     schema = subprocess.run([COMMAND, "rules", "schema"], capture_output=True, text=True)
     assert '"themes"' in schema.stdout and '"$defs"' in schema.stdout

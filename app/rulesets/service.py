@@ -51,7 +51,8 @@ class RulesProvider:
         if active is None or active.version == self.version:
             return False
         if active.checksum != self.checksum:  # a rollback republishes known content: no reparse
-            self.rules = parse_rules(active.content, f"rules v{active.version}")
+            self.rules = parse_rules(active.content, f"rules v{active.version}",
+                                     fill_missing=True)  # may predate bilingual content
         self.version, self.checksum = active.version, active.checksum
         log.info("now playing by rules v%d (%s)", active.version, active.note)
         return True
@@ -71,8 +72,11 @@ class PublishResult:
     newly_unlocked: dict[str, int] = field(default_factory=dict)
 
 
-def validated(content: str, known_kinds: set[str]) -> Rules:
-    rules, problems = rules_problems(content, known_kinds, utcnow().date())
+def validated(content: str, known_kinds: set[str], *, published_before: bool = False) -> Rules:
+    """The rules in `content`, or INVALID_INPUT listing every problem. Content that was
+    `published_before` may predate bilingual text: a missing language shows the other."""
+    rules, problems = rules_problems(content, known_kinds, utcnow().date(),
+                                     fill_missing=published_before)
     if problems or rules is None:
         raise ServiceError(ErrorCode.INVALID_INPUT, "; ".join(problems), "content")
     return rules
@@ -140,8 +144,8 @@ async def content_of(version: int) -> str:
 
 async def publish(content: str, note: str, author: str, known_kinds: set[str],
                   effective_from: datetime | None = None, dry_run: bool = False,
-                  approved_by: str | None = None) -> PublishResult:
-    rules = validated(content, known_kinds)
+                  approved_by: str | None = None, published_before: bool = False) -> PublishResult:
+    rules = validated(content, known_kinds, published_before=published_before)
     if not note.strip():
         raise ServiceError(ErrorCode.INVALID_INPUT, "Say what changed in a note.", "note")
     await refuse_if_live(content)
@@ -178,13 +182,14 @@ async def rollback(note: str, author: str, known_kinds: set[str],
         to_version = before.version if before else SHIPPED
     content = await content_of(to_version)
     label = f"v{to_version}" if to_version != SHIPPED else "the shipped rules file"
-    return await publish(content, note or f"rollback to {label}", author, known_kinds)
+    return await publish(content, note or f"rollback to {label}", author, known_kinds,
+                         published_before=True)
 
 
 async def changes_between(from_version: int, to_version: int) -> list[str]:
     """What changed from one version to another, in a designer's words (empty: nothing)."""
-    old = parse_rules(await content_of(from_version), f"rules v{from_version}")
-    new = parse_rules(await content_of(to_version), f"rules v{to_version}")
+    old = parse_rules(await content_of(from_version), f"rules v{from_version}", fill_missing=True)
+    new = parse_rules(await content_of(to_version), f"rules v{to_version}", fill_missing=True)
     return describe_changes(old, new)
 
 

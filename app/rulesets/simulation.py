@@ -62,7 +62,8 @@ async def compare(content: str, known_kinds: set[str], players: int, days: int,
                            f"players × days is at most {MAX_PLAYER_DAYS:,}.", "players")
     draft = rulesets.validated(content, known_kinds)
     live_version, _ = await rulesets.live_version_and_checksum()
-    live = rulesets.validated(await rulesets.content_of(live_version), known_kinds)
+    live = rulesets.validated(await rulesets.content_of(live_version), known_kinds,
+                              published_before=True)
     profile = load_profile()
 
     def run() -> tuple[SimulationResult, SimulationResult]:
