@@ -1,0 +1,88 @@
+"""Charts drawn on the server as SVG with matplotlib, text left as text so the browser
+renders Chinese with its own fonts (no font files to ship)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # noqa: E402
+
+_LOCK = threading.Lock()  # pyplot's figure registry is shared by the process
+PALETTE = ["#1f7a4d", "#2e6fbf", "#c2571a", "#8e44ad", "#b8860b", "#16a2a2", "#b3261e",
+           "#5b6775", "#6b8e23"]
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: Sequence[float]
+    dashed: bool = False
+    colour_index: int = 0
+
+
+def line_chart(x: Sequence, series: Sequence[Series], *, title: str, y_label: str,
+               percent: bool = False, element_id: str = "chart") -> str:
+    """An SVG line chart; each series' line carries `data-series` for tests and scripts."""
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # no CJK glyphs here: the browser draws text
+        plt.rcParams["svg.fonttype"] = "none"
+        plt.rcParams["svg.hashsalt"] = "carbon-planet"  # the same figure, the same SVG
+        fig, ax = plt.subplots(figsize=(9, 4.6), dpi=100)
+        try:
+            for s in series:
+                (line,) = ax.plot(x, s.values, label=s.label, linewidth=1.6,
+                                  linestyle="--" if s.dashed else "-",
+                                  color=PALETTE[s.colour_index % len(PALETTE)])
+                line.set_gid(f"series-{s.label}")
+            ax.set_title(title)
+            ax.set_ylabel(y_label)
+            if percent:
+                ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+            ax.grid(alpha=0.3)
+            if series:
+                ax.legend(fontsize=8, ncol=2, loc="upper left", frameon=False)
+            fig.tight_layout()
+            out = io.StringIO()
+            fig.savefig(out, format="svg")
+        finally:
+            plt.close(fig)
+    svg = out.getvalue()
+    start = svg.find("<svg")
+    return svg[start:].replace("<svg ", f'<svg id="{element_id}" role="img" ', 1)
+
+
+def bar_chart(categories: Sequence[str], series: Sequence[Series], *, title: str,
+              y_label: str, element_id: str = "chart") -> str:
+    """Stacked bars per category (a day), one colour per series (a reason, a scene)."""
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # no CJK glyphs here: the browser draws text
+        plt.rcParams["svg.fonttype"] = "none"
+        plt.rcParams["svg.hashsalt"] = "carbon-planet"
+        fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
+        try:
+            bottom = [0.0] * len(categories)
+            for s in series:
+                bars = ax.bar(categories, s.values, bottom=bottom, label=s.label,
+                              color=PALETTE[s.colour_index % len(PALETTE)])
+                bars.set_gid(f"series-{s.label}")
+                bottom = [b + v for b, v in zip(bottom, s.values)]
+            ax.set_title(title)
+            ax.set_ylabel(y_label)
+            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+            ax.grid(alpha=0.3, axis="y")
+            if series:
+                ax.legend(fontsize=8, frameon=False)
+            fig.tight_layout()
+            out = io.StringIO()
+            fig.savefig(out, format="svg")
+        finally:
+            plt.close(fig)
+    svg = out.getvalue()
+    return svg[svg.find("<svg"):].replace("<svg ", f'<svg id="{element_id}" role="img" ', 1)
