@@ -16,6 +16,7 @@ DEMO_PLAYERS = [
     ("+8613800000003", "步行小星", "qingdao", ["player"]),
     ("+8613800000004", "骑行青年", "nanjing", ["player"]),
     ("+8613800000090", "Game Designer", "shenzhen", ["player", "designer"]),
+    ("+8613800000094", "Theme Reviewer", "shenzhen", ["player", "designer"]),  # approves
     ("+8613800000091", "Scene Operator", "shenzhen", ["player", "operator"]),
     ("+8613800000092", "Merchant Staff", "shenzhen", ["player", "merchant"]),
     ("+8613800000093", "Ecology Bureau", "shenzhen", ["player", "regulator"]),
