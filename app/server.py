@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app import database
@@ -24,7 +24,7 @@ from app.observability import RequestContextMiddleware, configure_logging, metri
 from app.payouts.worker import PayoutWorker
 from app.services import Services
 from app.settings import Settings, get_settings
-from schema import build_schema
+from schema import build_schema, graphiql
 from schema.view import GraphQLView
 from schema.view import body_too_large as graphql_body_too_large
 
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
                     task.cancel()
                 await app.state.services.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         Route("/metrics", metrics_endpoint),
         Route("/partner/v1/activities", receive_activities, methods=["POST"]),
     ]
+    if settings.graphiql:  # the IDE's scripts, from an installed package: no CDN
+        routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.assets(), name="graphiql"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     # inside the request context (the request id and metrics see a 413 as a response)

@@ -21,6 +21,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from schema import graphiql
 from schema.context import Context
 from schema.websocket import SessionCheckingTransportWSHandler
 
@@ -48,6 +49,10 @@ class GraphQLView(GraphQL):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.session_check_seconds = session_check_seconds
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page, whose scripts this app serves (strawberry's loads a CDN's)."""
+        return graphiql.page(request.url.path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
