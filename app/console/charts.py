@@ -38,6 +38,7 @@ def line_chart(x: Sequence, series: Sequence[Series], *, title: str, y_label: st
         try:
             for s in series:
                 (line,) = ax.plot(x, s.values, label=s.label, linewidth=1.6,
+                                  marker="o" if len(x) < 15 else None, markersize=3,
                                   linestyle="--" if s.dashed else "-",
                                   color=PALETTE[s.colour_index % len(PALETTE)])
                 line.set_gid(f"series-{s.label}")
@@ -47,7 +48,7 @@ def line_chart(x: Sequence, series: Sequence[Series], *, title: str, y_label: st
                 ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
             ax.grid(alpha=0.3)
             if series:
-                ax.legend(fontsize=8, ncol=2, loc="upper left", frameon=False)
+                ax.legend(fontsize=8, ncol=2, loc="upper left", framealpha=0.9)
             fig.tight_layout()
             out = io.StringIO()
             fig.savefig(out, format="svg")
@@ -60,7 +61,8 @@ def line_chart(x: Sequence, series: Sequence[Series], *, title: str, y_label: st
 
 def bar_chart(categories: Sequence[str], series: Sequence[Series], *, title: str,
               y_label: str, element_id: str = "chart") -> str:
-    """Stacked bars per category (a day), one colour per series (a reason, a scene)."""
+    """Stacked bars per category (a day), one colour per series (a reason, a scene); each
+    bar carries the id `series-<label>-<category>`."""
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # no CJK glyphs here: the browser draws text
         plt.rcParams["svg.fonttype"] = "none"
@@ -71,14 +73,15 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, title: str
             for s in series:
                 bars = ax.bar(categories, s.values, bottom=bottom, label=s.label,
                               color=PALETTE[s.colour_index % len(PALETTE)])
-                bars.set_gid(f"series-{s.label}")
+                for category, bar in zip(categories, bars):
+                    bar.set_gid(f"series-{s.label}-{category}")
                 bottom = [b + v for b, v in zip(bottom, s.values)]
             ax.set_title(title)
             ax.set_ylabel(y_label)
             ax.tick_params(axis="x", labelrotation=45, labelsize=8)
             ax.grid(alpha=0.3, axis="y")
             if series:
-                ax.legend(fontsize=8, frameon=False)
+                ax.legend(fontsize=8, framealpha=0.9)
             fig.tight_layout()
             out = io.StringIO()
             fig.savefig(out, format="svg")
