@@ -11,6 +11,7 @@ from httpx import AsyncClient
 from httpx_ws import aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
+from app.i18n import negotiate
 from app.ledger.service import Asset, balances
 from tests.partner_client import CST, send, trip
 
@@ -22,6 +23,11 @@ SYNC = """mutation($date: Date!, $steps: Int!) { syncSteps(date: $date, steps: $
 def op(name: str) -> str:
     [found] = [d for d in parse(GAME).definitions if d.name and d.name.value == name]
     return print_ast(found)
+
+
+def reader_language(gql) -> str:
+    """The language the test client reads (its Accept-Language; Chinese without one)."""
+    return negotiate(gql.http.headers.get("accept-language"))
 
 
 async def planet(gql, token: str) -> dict:
@@ -45,8 +51,9 @@ async def test_a_new_player_unlocks_three_themes_with_progress_along_the_way(gql
     assert (start["level"], start["growth"], start["nextLevelGrowth"]) == (1, 0, 100)
     assert not any(t["unlocked"] for t in start["themes"]) and len(start["themes"]) == 9
     islands = theme(start, "green-energy-islands")
+    in_words = {"zh-CN": "成长值达到 100", "en": "Reach 100 growth"}[reader_language(gql)]
     assert islands["requirements"] == [
-        {"description": "成长值达到 100", "progress": 0, "target": 100, "met": False}]  # Chinese by default
+        {"description": in_words, "progress": 0, "target": 100, "met": False}]
 
     # Day 1: 6,000 steps -> 60 growth: progress shows, nothing unlocked yet.
     await gql(SYNC, {"date": day(3).date().isoformat(), "steps": 6000}, token=token)
@@ -93,11 +100,13 @@ async def test_the_quiz_is_one_question_a_day_answered_once(gql):
     second = (await gql(op("DailyQuiz"), token=token))["data"]["dailyQuiz"]
     assert first == second and first["answered"] is False
     from app.planet.service import daily_question
+    from game.model import in_language
     from game.rules import default_rules
 
     question = daily_question(default_rules(), pid, datetime.now(CST).date())
     answer = await gql(op("AnswerQuiz"), {"quizId": first["id"], "choiceId": question.answer}, token=token)
-    assert answer["data"]["answerQuiz"] == {"correct": True, "explanation": question.explanation,
+    explanation = in_language(question, "explanation", reader_language(gql))
+    assert answer["data"]["answerQuiz"] == {"correct": True, "explanation": explanation,
                                             "growthAwarded": 10, "errors": []}
     twice = await gql(op("AnswerQuiz"), {"quizId": first["id"], "choiceId": question.answer}, token=token)
     assert twice["data"]["answerQuiz"]["errors"][0]["code"] == "LIMIT_REACHED"

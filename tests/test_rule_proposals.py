@@ -6,7 +6,7 @@ import asyncio
 
 from app.accounts.models import Player
 from app.rulesets.models import RuleProposal, RuleSet
-from tests.test_rules_publishing import SHIPPED, THEME_NAMES, renamed
+from tests.test_rules_publishing import SHIPPED, chinese_themes, renamed
 
 PROPOSE = """mutation($c: String!, $n: String!, $k: String) {
   proposeRules(content: $c, note: $n, idempotencyKey: $k) {
@@ -62,7 +62,7 @@ async def test_a_proposal_goes_live_only_when_a_second_person_approves(gql):
     assert await RuleSet.all().count() == 1
 
     player = await gql.login()
-    themes = (await gql(THEME_NAMES, token=player["accessToken"]))["data"]["me"]["planet"]["themes"]
+    themes = await chinese_themes(gql, player["accessToken"])
     assert "审批之城" in {t["name"] for t in themes}
 
 

@@ -40,6 +40,13 @@ def renamed(name: str) -> str:
     return SHIPPED.replace('name = "阳光之城"', f'name = "{name}"')
 
 
+async def chinese_themes(gql, token: str) -> list[dict]:
+    """The player's themes read in Chinese: `renamed` changes the Chinese name."""
+    response = await gql.http.post("/graphql", json={"query": THEME_NAMES}, headers={
+        "Authorization": f"Bearer {token}", "Accept-Language": "zh-CN"})
+    return response.json()["data"]["me"]["planet"]["themes"]
+
+
 PROPOSE = """mutation($content: String!, $note: String!) {
   proposeRules(content: $content, note: $note) {
     proposal { id status } version { version } dryRun { themeId newlyUnlocked }
@@ -102,8 +109,8 @@ async def test_a_published_set_reaches_a_second_process_and_rolls_back(make_app)
         player_b = await gql_b.login()
 
         async def sunshine_name() -> str:
-            planet = (await gql_b(THEME_NAMES, token=player_b["accessToken"]))["data"]["me"]["planet"]
-            return next(t["name"] for t in planet["themes"] if t["id"] == "city-of-sunshine")
+            themes = await chinese_themes(gql_b, player_b["accessToken"])
+            return next(t["name"] for t in themes if t["id"] == "city-of-sunshine")
 
         assert await sunshine_name() == "阳光之城"
         v1 = await publish(gql_a, token, renamed("晴空之城"), "rename sunshine")
@@ -238,7 +245,7 @@ async def test_any_version_can_be_read_compared_and_rolled_back_to(gql, app):
     assert (await RuleSet.get(version=4)).content == renamed("一号城")
     assert app.state.services.rules_provider.version == 4
     player = await gql.login()
-    themes = (await gql(THEME_NAMES, token=player["accessToken"]))["data"]["me"]["planet"]["themes"]
+    themes = await chinese_themes(gql, player["accessToken"])
     assert "一号城" in {t["name"] for t in themes}
 
     live = (await gql(ROLLBACK_TO, {"v": 1}, token=token))["data"]["rollbackRules"]
