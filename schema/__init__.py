@@ -20,6 +20,7 @@ from schema.activities import CreditsMutation, CreditsQuery
 from schema.context import Context
 from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
 from schema.merchants import MerchantMutation, MerchantQuery
+from schema.payouts import PayoutQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.regulator import RegulatorQuery
 from schema.rules import RulesMutation, RulesQuery
@@ -28,7 +29,7 @@ from schema.shop import ShopMutation, ShopQuery
 log = logging.getLogger("carbon_planet.graphql")
 
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
-                              MerchantQuery, RegulatorQuery))
+                              MerchantQuery, PayoutQuery, RegulatorQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
                                     ShopMutation, MerchantMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))

@@ -10,19 +10,21 @@ from strawberry.types import Info
 from app import ratelimit
 from app.accounts import service as accounts
 from app.accounts.models import Player as PlayerModel
+from app.auth.phones import normalise_phone
 from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
 from app.errors import ErrorCode, ServiceError
 from app.planet.friends import friends_of
 from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
-from schema.errors import UserError, user_errors
+from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
-from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff
+from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff, requires_role
 from schema.planet import Planet, planet_of
 from schema.shop import Order, orders_of
 
 Role = strawberry.enum(RoleEnum, name="Role")
+IsOperator = requires_role(RoleEnum.OPERATOR)
 
 
 @strawberry.type(name="Player")
@@ -149,6 +151,26 @@ class AccountQuery:
     @strawberry.field(permission_classes=[IsAuthenticated], description="The logged-in player.")
     async def me(self, info: Info) -> PlayerType | None:
         return PlayerType.from_model(await info.context.player())
+
+    @strawberry.field(permission_classes=[IsOperator], description=(
+        "The player with this phone number, written as at login (operators); null when "
+        "nobody has logged in with it."))
+    async def player_by_phone(self, info: Info, phone: str) -> PlayerType | None:
+        try:
+            region = info.context.services.settings.phone_default_region
+            normalised = normalise_phone(phone, region)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+        player = await PlayerModel.get_or_none(phone=normalised)
+        return PlayerType.from_model(player) if player else None
+
+    @strawberry.field(permission_classes=[IsOperator],
+                      description="A player by id (operators); null when there is none.")
+    async def player(self, id: strawberry.ID) -> PlayerType | None:
+        try:
+            return PlayerType.from_model(await accounts.get_player(str(id), "id"))
+        except ServiceError:
+            return None
 
 
 @strawberry.type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import date, datetime
 from enum import Enum
 
@@ -16,7 +17,7 @@ from app.credits.models import PartnerRecord as PartnerRecordModel
 from app.errors import ServiceError
 from methodology import Methodology as MethodologyModel
 from methodology import public_caps, public_factors
-from schema.errors import UserError, user_errors
+from schema.errors import UserError, client_error, user_errors
 from schema.pagination import (
     Connection,
     build_connection,
@@ -130,6 +131,16 @@ class PartnerRecord:
 
 
 @strawberry.type
+class PartnerRecordDay:
+    date: date = strawberry.field(
+        description="The city's local day the records were received on.")
+    partner_id: str
+    status: str = strawberry.field(description="accepted or rejected.")
+    reason: str | None = strawberry.field(description="Why they were refused (rejected only).")
+    records: int
+
+
+@strawberry.type
 class SyncStepsPayload:
     activity: Activity | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
@@ -147,6 +158,19 @@ class CreditsQuery:
                       description="How every kind of activity becomes grams, points and growth.")
     def methodologies(self, info: Info) -> list[Methodology]:
         return [Methodology.from_model(m) for m in info.context.services.methodologies.all()]
+
+    @strawberry.field(permission_classes=[requires_role(Role.OPERATOR)], description=(
+        "Records received from partners on each of the city's local days from since to until "
+        "(both included, at most 92 days), counted by partner, status and refusal reason "
+        "(operators)."))
+    async def partner_record_days(self, info: Info, since: date, until: date,
+                                  partner_id: str | None = None) -> list[PartnerRecordDay]:
+        try:
+            rows = await queries.partner_record_days(
+                since, until, info.context.services.settings.default_timezone, partner_id)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+        return [PartnerRecordDay(**asdict(r)) for r in rows]
 
     @strawberry.field(permission_classes=[requires_role(Role.OPERATOR)],
                       description="Records received from partners, newest first (operators).")

@@ -139,6 +139,14 @@ class MerchantQuery:
         rows = await merchants.list_merchants(limit + 1, key)
         return build_connection(rows, limit, MerchantType.from_model, newest_key)
 
+    @strawberry.field(permission_classes=[IsOperator],
+                      description="One merchant by id (operators); null when there is none.")
+    async def merchant(self, id: strawberry.ID) -> MerchantType | None:
+        try:
+            return MerchantType.from_model(await merchants.get_merchant(str(id), "id"))
+        except ServiceError:
+            return None
+
     @strawberry.field(permission_classes=[requires_role(Role.MERCHANT)],
                       description="The merchant the caller works for (merchant staff).")
     async def my_merchant(self, info: Info) -> MerchantType | None:

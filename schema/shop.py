@@ -17,7 +17,7 @@ from app.shop.models import AuditEntry as AuditModel
 from app.shop.models import ItemKind, LimitPeriod, OrderStatus
 from app.shop.models import Order as OrderModel
 from app.shop.models import ShopItem as ItemModel
-from schema.errors import UserError, user_errors
+from schema.errors import UserError, client_error, user_errors
 from schema.pagination import (
     Connection,
     build_connection,
@@ -78,12 +78,14 @@ class Order:
     cancel_reason: str | None
     created_at: datetime
     item: ShopItem
+    player_id: strawberry.ID = strawberry.field(description="The player who redeemed it.")
 
     @classmethod
     def from_model(cls, order: OrderModel, item: ItemModel | None = None) -> Order:
         codes = list(order.coupon_codes or [])
         return cls(
-            id=strawberry.ID(str(order.id)), status=OrderStatus(order.status),
+            id=strawberry.ID(str(order.id)), player_id=strawberry.ID(str(order.player_id)),
+            status=OrderStatus(order.status),
             quantity=order.quantity, points_spent=order.points_spent,
             coupon_code=codes[0] if codes else None, coupon_codes=codes,
             cash_fen=order.cash_fen, cancel_reason=order.cancel_reason,
@@ -186,6 +188,30 @@ class ShopQuery:
         rows = await catalogue.visible_items(utcnow(), None, limit + 1, key,
                                              include_inactive=True)
         return build_connection(rows, limit, ShopItem.from_model, newest_key)
+
+    @strawberry.field(permission_classes=[IsOperator], description=(
+        "One item by id, withdrawn and past ones too (operators); null when there is none."))
+    async def shop_item(self, id: strawberry.ID) -> ShopItem | None:
+        try:
+            item = await ItemModel.get_or_none(id=catalogue.parse_item_id(str(id), "id"))
+        except ServiceError:
+            return None
+        return ShopItem.from_model(item) if item else None
+
+    @strawberry.field(permission_classes=[IsOperator], description=(
+        "Every player's orders, newest first (operators): in one status, of one item."))
+    async def shop_orders(self, status: OrderStatusEnum | None = None,
+                          item_id: strawberry.ID | None = None, first: int | None = None,
+                          after: str | None = None) -> Connection[Order]:
+        limit, key = page_args(first, after, decode_newest)
+        item = None
+        if item_id is not None:
+            try:
+                item = catalogue.parse_item_id(str(item_id))
+            except ServiceError as exc:
+                raise client_error(exc) from None
+        rows = await redemption.orders(limit + 1, key, status.value if status else None, item)
+        return build_connection(rows, limit, Order.from_model, newest_key)
 
     @strawberry.field(permission_classes=[IsOperator],
                       description="The audit log of shop and merchant changes, newest first.")

@@ -33,8 +33,11 @@ REGULATOR_OR_OPERATOR = frozenset({Role.REGULATOR, Role.OPERATOR})
 
 QUERIES: dict[str, Any] = {
     "me": AUTHENTICATED,
+    "playerByPhone": OPERATOR,
+    "player": OPERATOR,
     "methodologies": PUBLIC,
     "partnerRecords": OPERATOR,
+    "partnerRecordDays": OPERATOR,
     "dailyQuiz": AUTHENTICATED,
     "leaderboard": AUTHENTICATED,
     "ruleVersions": DESIGNER,
@@ -43,8 +46,12 @@ QUERIES: dict[str, Any] = {
     "simulateRules": DESIGNER,
     "shopItems": PUBLIC,
     "allShopItems": OPERATOR,
+    "shopItem": OPERATOR,
+    "shopOrders": OPERATOR,
     "auditLog": OPERATOR,
     "merchants": OPERATOR,
+    "merchant": OPERATOR,
+    "payouts": OPERATOR,
     "myMerchant": MERCHANT,
     "programmeFigures": REGULATOR_OR_OPERATOR,
 }

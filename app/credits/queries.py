@@ -1,12 +1,20 @@
-"""Reading activities and received partner records, newest first (keyset pages)."""
+"""Reading activities and received partner records: newest first (keyset pages), and
+received records counted by local day."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tortoise.expressions import Case, When
+from tortoise.functions import Count
 
 from app.credits.models import Activity, PartnerRecord
 from app.database import newest_first
+from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 
 
 async def player_activities(
@@ -35,3 +43,45 @@ async def partner_records(
     if until is not None:
         query = query.filter(received_at__lt=until)
     return await query.order_by("-id").limit(limit)
+
+
+# Field names are the GraphQL type's (schema/activities.py builds it from these).
+@dataclass(frozen=True)
+class PartnerRecordDay:
+    date: date  # the city's local day the record was received on
+    partner_id: str
+    status: str  # accepted or rejected
+    reason: str | None  # why a record was refused (a code such as IMPLAUSIBLE_SPEED)
+    records: int
+
+
+MAX_RECORD_DAYS = 92
+
+
+async def partner_record_days(since: date, until: date, zone: str,
+                              partner_id: str | None = None) -> list[PartnerRecordDay]:
+    """Records received on each local day from `since` to `until` (both included), counted
+    by partner, status and reason: one grouped query, each record's day picked by comparing
+    its time with the days' boundaries (so any time zone, and either database, works)."""
+    if until < since:
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("until is before since."), "until")
+    if (until - since).days >= MAX_RECORD_DAYS:
+        raise ServiceError(ErrorCode.INVALID_INPUT,
+                           N_("At most %(max)s days at a time.", max=MAX_RECORD_DAYS), "until")
+    tz = ZoneInfo(zone)
+    days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
+    starts = [datetime.combine(d, time(), tz).astimezone(UTC) for d in days]
+    end = datetime.combine(until + timedelta(days=1), time(), tz).astimezone(UTC)
+    # the day a record falls on: the first day whose end it is before
+    ends = [*starts[1:], end]
+    day_of = Case(*[When(received_at__lt=day_end, then=n) for n, day_end in enumerate(ends)],
+                  default=len(days) - 1)
+    query = PartnerRecord.filter(received_at__gte=starts[0], received_at__lt=end)
+    if partner_id is not None:
+        query = query.filter(partner_id=partner_id)
+    rows = await query.annotate(day=day_of, records=Count("id")).group_by(
+        "day", "partner_id", "status", "reason").values(
+        "day", "partner_id", "status", "reason", "records")
+    found = [PartnerRecordDay(days[int(r["day"])], r["partner_id"], r["status"], r["reason"],
+                              int(r["records"])) for r in rows]
+    return sorted(found, key=lambda r: (r.date, r.partner_id, r.status, r.reason or ""))

@@ -247,3 +247,14 @@ async def player_orders(player_id: str, limit: int,
                         after: tuple[datetime, uuid.UUID] | None) -> list[Order]:
     return await newest_first(Order.filter(player_id=player_id), after).limit(limit) \
         .select_related("item")
+
+
+async def orders(limit: int, after: tuple[datetime, uuid.UUID] | None,
+                 status: str | None = None, item_id: uuid.UUID | None = None) -> list[Order]:
+    """Every player's orders (operators), newest first; in one status, of one item."""
+    query = Order.all()
+    if status is not None:
+        query = query.filter(status=status)
+    if item_id is not None:
+        query = query.filter(item_id=item_id)
+    return await newest_first(query, after).limit(limit).select_related("item")
