@@ -2,11 +2,16 @@
 
 Services raise `ServiceError`; mutations turn it into a payload `UserError`
 (Shopify's `userErrors` convention), so bad input never surfaces as a stack trace.
+
+Its message is an `N_(...)` message (`app.i18n.messages`): kept with its parameters
+where it is raised, rendered in the reader's language where it reaches the API.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from app.i18n.messages import Text
 
 
 class ErrorCode(StrEnum):
@@ -31,17 +36,22 @@ class ServiceError(Exception):
     def __init__(
         self,
         code: ErrorCode,
-        message: str,
+        message: Text,
         field: str | None = None,
         *,
         retry_after_seconds: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
+        self.text = message
         self.field = field
         self.retry_after_seconds = retry_after_seconds
 
+    @property
+    def message(self) -> str:
+        """The message in the reader's language (the language current now)."""
+        return str(self.text)
 
-def invalid(field: str, message: str) -> ServiceError:
+
+def invalid(field: str, message: Text) -> ServiceError:
     return ServiceError(ErrorCode.INVALID_INPUT, message, field)

@@ -19,6 +19,7 @@ class UserError:
 
 
 def user_errors(exc: ServiceError) -> list[UserError]:
+    """The service's refusal as the payload's errors, its message in the reader's language."""
     return [UserError(code=exc.code, message=exc.message, field=exc.field)]
 
 
