@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.i18n.messages import _
+
 MESSAGE_TOO_BIG = 1009
 
 
@@ -92,7 +94,7 @@ class BodyLimitMiddleware:
             if message["type"] == "websocket.receive" and _message_size(message, limit) > limit:
                 closed = True
                 await send({"type": "websocket.close", "code": MESSAGE_TOO_BIG,
-                            "reason": f"message larger than {limit} bytes"})
+                            "reason": _("message larger than %(max)s bytes", max=limit)})
                 return {"type": "websocket.disconnect", "code": MESSAGE_TOO_BIG}
             return message
 

@@ -13,6 +13,7 @@ from tortoise import Tortoise
 
 from app import database
 from app.auth.roles import Role
+from app.i18n import set_language
 from app.settings import get_settings
 
 cli = typer.Typer(help="carbon-planet: city carbon-inclusive programme backend.", no_args_is_help=True)
@@ -318,6 +319,9 @@ def rules_versions() -> None:
 
 
 def main() -> None:
+    # the command's own output, and any service refusal it prints, is in English (a server
+    # it starts still answers each request in that request's language)
+    set_language("en")
     cli()
 
 

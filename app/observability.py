@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.i18n.messages import _
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 REQUESTS = Counter(
@@ -111,7 +113,7 @@ class RequestContextMiddleware:
             if scope["type"] != "http" or responded:
                 raise
             log.exception("unhandled error in %s %s", scope["method"], scope.get("path", ""))
-            message = f"Internal error; quote request id {request_id} when reporting it."
+            message = _("Internal error; quote request id %(id)s when reporting it.", id=request_id)
             await JSONResponse({"error": message, "requestId": request_id}, status_code=500)(
                 scope, receive, send_with_id)
         finally:

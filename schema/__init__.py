@@ -13,12 +13,14 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from app.i18n.messages import _
 from app.observability import GRAPHQL_ERRORS, request_id_var
 from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
 from schema.context import Context
-from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
+from schema.limits import (DocumentChecker, DocumentLimits, DocumentLimitSettings,
+                           reworded_parse_error)
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.payouts import PayoutQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
@@ -53,7 +55,7 @@ class MaskUnexpectedErrors(MaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = request_id_var.get()
         return GraphQLError(
-            f"Internal error; quote request id {request_id} when reporting it.",
+            _("Internal error; quote request id %(id)s when reporting it.", id=request_id),
             nodes=error.nodes,
             path=error.path,
             extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
@@ -61,13 +63,12 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 def error_code(error: GraphQLError) -> str:
-    """The code of an error that was not raised with one: what stopped the operation."""
+    """The code of an error that was not raised with one: what stopped the operation
+    (graphql-core's messages, in English; the depth and alias limits carry their code)."""
     message = error.message
     if (
         "tokens. Parsing aborted" in message
         or "nested too deeply" in message
-        or "exceeds maximum operation depth" in message
-        or "aliases found. Allowed" in message
         or "Validation aborted" in message  # graphql-core's budget for overlapping fields
     ):
         return "QUERY_TOO_COMPLEX"
@@ -80,6 +81,8 @@ def error_code(error: GraphQLError) -> str:
 
 class CarbonSchema(strawberry.Schema):
     """Codes on every error and a fresh caller per operation, on every transport."""
+
+    limits: DocumentLimitSettings | None = None  # set by build_schema
 
     async def stream(self, query: str | None, variable_values: Any = None,
                      context_value: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -96,6 +99,8 @@ class CarbonSchema(strawberry.Schema):
         for error in errors:
             if not is_unexpected(error) and not (error.extensions or {}).get("code"):
                 error.extensions = {**(error.extensions or {}), "code": error_code(error)}
+                if self.limits is not None:
+                    reworded_parse_error(error, self.limits)
             if is_unexpected(error):
                 GRAPHQL_ERRORS.inc()
                 log.error(
@@ -124,4 +129,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ],
     )
     checker = DocumentChecker(schema._schema, limits)
+    schema.limits = limits
     return schema

@@ -14,6 +14,7 @@ from app.auth.phones import normalise_phone
 from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_, LazyMessage
 from app.planet.friends import friends_of
 from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
@@ -133,15 +134,16 @@ class ProfileInput:
     avatar_url: str | None = strawberry.UNSET
 
 
-async def limit_per_ip(info: Info, bucket: str, limit: int, what: str) -> None:
-    """Raise RATE_LIMITED once this client IP sent more than `limit` of these a minute."""
+async def limit_per_ip(info: Info, bucket: str, limit: int, refusal: LazyMessage) -> None:
+    """Raise RATE_LIMITED once this client IP sent more than `limit` of these a minute;
+    `refusal` says so, with a `%(seconds)s` placeholder for the wait."""
     services = info.context.services
     ip = ratelimit.client_ip(info.context.request, services.settings.trusted_proxies)
     decision = await ratelimit.hit(services.redis, bucket, ip, limit)
     if not decision.allowed:
         raise ServiceError(
             ErrorCode.RATE_LIMITED,
-            f"Too many {what} from this network; try again in {decision.retry_after_seconds} s.",
+            refusal.with_params(seconds=decision.retry_after_seconds),
             retry_after_seconds=decision.retry_after_seconds,
         )
 
@@ -180,7 +182,8 @@ class AccountMutation:
         try:
             settings = info.context.services.settings
             await limit_per_ip(info, "login-code-ip", settings.login_code_ip_limit,
-                               "login codes requested")
+                               N_("Too many login codes requested from this network; try "
+                                  "again in %(seconds)s s."))
             retry = await info.context.services.login_codes.request(phone)
         except ServiceError as exc:
             return RequestLoginCodePayload(
@@ -193,7 +196,8 @@ class AccountMutation:
         services = info.context.services
         try:
             await limit_per_ip(info, "login-attempt-ip", services.settings.login_attempt_ip_limit,
-                               "login attempts")
+                               N_("Too many login attempts from this network; try again in "
+                                  "%(seconds)s s."))
             verified_phone = await services.login_codes.verify(phone, code)
             player = await accounts.player_for_phone(verified_phone)
             issued = await services.sessions.start(player, "phone")

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 from app.accounts.models import Player
 from app.auth.roles import Principal
 from app.auth.sessions import AuthenticationError
+from app.i18n.messages import N_, Text
 from app.services import Services
 
 
@@ -25,8 +26,8 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
-def unauthenticated(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+def unauthenticated(message: Text) -> GraphQLError:
+    return GraphQLError(str(message), extensions={"code": "UNAUTHENTICATED"})
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Context:
     services: Services
     connection_params: dict[str, Any] | None = None
     _caller: tuple[Principal, Player] | None = field(default=None, init=False)
-    _auth_error: str | None = field(default=None, init=False)
+    _auth_error: Text | None = field(default=None, init=False)
     _resolving: asyncio.Future | None = field(default=None, init=False)
 
     def for_operation(self) -> Context:
@@ -63,20 +64,20 @@ class Context:
     async def _authenticate(self) -> None:
         token = bearer_token(self._authorization())
         if token is None:
-            self._auth_error = "Log in first: send Authorization: Bearer <accessToken>."
+            self._auth_error = N_("Log in first: send Authorization: Bearer <accessToken>.")
         elif not token:
-            self._auth_error = "The Authorization header must be 'Bearer <accessToken>'."
+            self._auth_error = N_("The Authorization header must be 'Bearer <accessToken>'.")
         else:
             try:
                 self._caller = await self.services.sessions.authenticate(token)
             except AuthenticationError as exc:
-                self._auth_error = str(exc)
+                self._auth_error = exc.text  # rendered when raised, in the reader's language
 
     async def principal(self) -> Principal:
         """The caller, or a GraphQL UNAUTHENTICATED error."""
         await self._resolve()
         if self._caller is None:
-            raise unauthenticated(self._auth_error or "Log in first.")
+            raise unauthenticated(self._auth_error or N_("Log in first."))
         return self._caller[0]
 
     async def player(self) -> Player:

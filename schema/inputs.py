@@ -23,6 +23,7 @@ import graphql
 from graphql import GraphQLError
 
 from app import text
+from app.i18n.messages import LazyMessage, Text, _
 
 # A safety net under the services' own, finer checks (which answer in the mutation's
 # payload): generous by default, tight where a filter meets a short database column
@@ -44,15 +45,15 @@ MAX_CHARS = {
 MULTILINE = frozenset({"content", "description", "descriptionEn", "note", "reason"})
 
 
-def text_problem(name: str, value: str) -> str | None:
+def text_problem(name: str, value: str) -> LazyMessage | None:
     """Why `value`, given for the argument or input field `name`, is refused (or None)."""
     return text.text_problem(name, value, max_chars=MAX_CHARS.get(name, DEFAULT_MAX_CHARS),
                              multiline=name in MULTILINE)
 
 
-def refusal(path: str, problem: str) -> GraphQLError:
+def refusal(path: str, problem: Text) -> GraphQLError:
     """`path`: the argument, then input fields, dotted (`input.nickname`)."""
-    return GraphQLError(problem, extensions={"code": "INVALID_INPUT", "field": path})
+    return GraphQLError(str(problem), extensions={"code": "INVALID_INPUT", "field": path})
 
 
 def _last(path: str) -> str:
@@ -115,7 +116,7 @@ def value_problem(path: str, value: Any, depth: int = 0) -> GraphQLError | None:
         problem = text_problem(_last(path), value)
         return refusal(path, problem) if problem else None
     if depth > 32:  # JSON nesting no input type of ours needs
-        return refusal(path, f"{path} is nested too deeply.")
+        return refusal(path, _("%(path)s is nested too deeply.", path=path))
     if isinstance(value, list):
         for item in value:
             if found := value_problem(path, item, depth + 1):
@@ -123,7 +124,8 @@ def value_problem(path: str, value: Any, depth: int = 0) -> GraphQLError | None:
     elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or text_problem("name", key):
-                return refusal(path, f"{path} has a key that is not a valid field name.")
+                return refusal(path, _("%(path)s has a key that is not a valid field name.",
+                                       path=path))
             if found := value_problem(f"{path}.{key}", item, depth + 1):
                 return found
     return None

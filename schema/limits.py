@@ -13,21 +13,26 @@ HTTP POST, GET and websocket `subscribe` messages all reach `Schema.execute` or
 - text: every string argument, literal or variable, passes `schema.inputs`.
 
 Parsing, the field count and validation are remembered together for short documents
-(clients send the same few again and again). The size of the request itself (HTTP body,
+(clients send the same few again and again), per reader's language: the limits' errors
+are ours, worded in it (`app.i18n.messages`). graphql-core's own messages (syntax,
+validation) stay as it words them, except its parser's limits (`reworded_parse_error`). The size of the request itself (HTTP body,
 websocket frame) is bounded before any of this, by `app.body_limits`.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import graphql
-from graphql import GraphQLError, specified_rules
+from graphql import ASTValidationRule, GraphQLError, ValidationContext, specified_rules
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from app.i18n import current_language
+from app.i18n.messages import _
 from schema.inputs import DocumentStrings, document_strings, operation_text_problem
 
 CACHED_QUERY_CHARS = 20_000  # longer documents are checked every time: no cache to fill
@@ -51,8 +56,45 @@ class PreparedDocument:
     strings: DocumentStrings | None = None
 
 
-def too_complex(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX"})
+def too_complex(message: str, nodes: Any = None) -> GraphQLError:
+    return GraphQLError(message, nodes, extensions={"code": "QUERY_TOO_COMPLEX"})
+
+
+class _RewordingContext:
+    """A validation context whose every reported error reads one message of ours."""
+
+    def __init__(self, context: ValidationContext, message: Callable[[], str]) -> None:
+        self._context = context
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def report_error(self, error: GraphQLError) -> None:
+        self._context.report_error(too_complex(self._message(), error.nodes))
+
+
+def reworded(rule: type[ASTValidationRule],
+             message: Callable[[], str]) -> type[ASTValidationRule]:
+    """`rule` (strawberry's depth or alias limiter, which does its work when built), its
+    errors worded by `message()` in the reader's language, with code QUERY_TOO_COMPLEX."""
+
+    class Reworded(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            rule(_RewordingContext(context, message))  # type: ignore[arg-type]
+
+    Reworded.__name__ = f"Reworded{rule.__name__}"
+    return Reworded
+
+
+def reworded_parse_error(error: GraphQLError, limits: DocumentLimitSettings) -> None:
+    """graphql-core's parser words the token limit and its nesting limit itself (strawberry
+    parses a document that failed again, and reports its error): in the reader's language."""
+    if "tokens. Parsing aborted" in error.message:
+        error.message = _("The operation has more than %(max)s tokens.", max=limits.max_tokens)
+    elif "Document is nested too deeply. Parsing aborted" in error.message:
+        error.message = _("The operation is nested too deeply to be read.")
 
 
 def expanded_field_count(document: graphql.DocumentNode, limit: int) -> int:
@@ -96,17 +138,22 @@ class DocumentChecker:
         self.limits = limits
         self.rules = (
             *specified_rules,
-            *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
-            *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+            *(reworded(rule, lambda: _("The operation exceeds the maximum depth of %(max)s.",
+                                       max=limits.max_depth))
+              for rule in QueryDepthLimiter(max_depth=limits.max_depth).validation_rules),
+            *(reworded(rule, lambda: _("The operation uses more than %(max)s aliases.",
+                                       max=limits.max_aliases))
+              for rule in MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules),
         )
         self._cached = functools.lru_cache(maxsize=1024)(self._prepare)
 
     def prepare(self, query: str) -> PreparedDocument:
         if len(query) <= CACHED_QUERY_CHARS:
-            return self._cached(query)
+            return self._cached(query, current_language())
         return self._prepare(query)
 
-    def _prepare(self, query: str) -> PreparedDocument:
+    def _prepare(self, query: str, language: str | None = None) -> PreparedDocument:
+        """`language` keys the cache: the errors are worded in the reader's language."""
         try:
             document = graphql.parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLError as error:
@@ -116,9 +163,9 @@ class DocumentChecker:
         except RecursionError:
             count = self.limits.max_fields + 1
         if count > self.limits.max_fields:
-            return PreparedDocument(document, (too_complex(
-                f"The operation selects more than {self.limits.max_fields} fields once "
-                "fragments are expanded."),))
+            return PreparedDocument(document, (too_complex(_(
+                "The operation selects more than %(max)s fields once fragments are expanded.",
+                max=self.limits.max_fields)),))
         errors = tuple(validate_document(self.schema, document, self.rules))
         return PreparedDocument(document, errors,
                                 None if errors else document_strings(document))
@@ -134,7 +181,8 @@ def several_operations_unnamed(document: graphql.DocumentNode,
     if count <= 1:
         return None
     return GraphQLError(
-        f"The document has {count} operations: send operationName to choose one.",
+        _("The document has %(count)s operations: send operationName to choose one.",
+          count=count),
         extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
 
 

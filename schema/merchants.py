@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from app.auth.roles import Role
 from app.errors import ServiceError
+from app.i18n.messages import _
 from app.merchants import service as merchants
 from app.merchants.models import Merchant as MerchantModel
 from app.merchants.models import MerchantPayment as MerchantPaymentModel
@@ -28,8 +29,11 @@ IsOperator = requires_role(Role.OPERATOR)
 class MerchantStaffOrOperator(BasePermission):
     """A merchant's private fields: its own staff, or an operator or admin."""
 
-    message = "Only this merchant's staff (or an operator) may see this."
     error_extensions = {"code": "FORBIDDEN"}
+
+    @property
+    def message(self) -> str:  # type: ignore[override] - in the reader's language
+        return _("Only this merchant's staff (or an operator) may see this.")
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = await info.context.principal()

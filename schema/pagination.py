@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from app.errors import ServiceError, invalid
+from app.i18n.messages import N_
 from app.ledger.chain import EPOCH, micros
 from schema.errors import client_error
 
@@ -51,14 +52,14 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
             return tuple(convert(part) for convert, part in zip(types, parts, strict=True))
     except (ValueError, UnicodeDecodeError):
         pass
-    raise invalid("after", "Not a cursor from this list.")
+    raise invalid("after", N_("Not a cursor from this list."))
 
 
 def page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
     if not 0 < first <= MAX_PAGE:
-        raise invalid("first", f"first is between 1 and {MAX_PAGE}.")
+        raise invalid("first", N_("first is between 1 and %(max)s.", max=MAX_PAGE))
     return first
 
 

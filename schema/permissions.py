@@ -8,6 +8,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from app.auth.roles import Role
+from app.i18n.messages import _
 
 
 class Public(BasePermission):
@@ -20,8 +21,11 @@ class Public(BasePermission):
 class IsAuthenticated(BasePermission):
     """Any logged-in account."""
 
-    message = "Log in first."
     error_extensions = {"code": "UNAUTHENTICATED"}
+
+    @property
+    def message(self) -> str:  # type: ignore[override] - in the reader's language
+        return _("Log in first.")
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         await info.context.principal()  # raises UNAUTHENTICATED with the precise reason
@@ -34,8 +38,11 @@ def requires_role(*roles: Role) -> type[BasePermission]:
     names = ", ".join(sorted(r.value for r in allowed))
 
     class HasRole(BasePermission):
-        message = f"This needs one of the roles: {names}."
         error_extensions = {"code": "FORBIDDEN"}
+
+        @property
+        def message(self) -> str:  # type: ignore[override]
+            return _("This needs one of the roles: %(roles)s.", roles=names)
 
         async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
             principal = await info.context.principal()
@@ -51,8 +58,11 @@ IsAdmin = requires_role(Role.ADMIN)
 class SelfOrStaff(BasePermission):
     """A player's private fields: the player themself, or an operator or admin."""
 
-    message = "Only the player themself (or an operator) may see this."
     error_extensions = {"code": "FORBIDDEN"}
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        return _("Only the player themself (or an operator) may see this.")
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = await info.context.principal()

@@ -17,6 +17,7 @@ from app.accounts.models import Player as PlayerModel
 from app.clock import utcnow
 from app.errors import ServiceError
 from app.i18n import current_language
+from app.i18n.messages import _
 from app.planet import friends as friendship
 from app.planet import service as planet
 from game.engine import progress
@@ -228,9 +229,11 @@ class PlanetQuery:
                           first: int = 10) -> Leaderboard | None:
         player = await info.context.player()
         if not 1 <= first <= 100:
-            raise GraphQLError("first is between 1 and 100.", extensions={"code": "INVALID_INPUT"})
+            raise GraphQLError(_("first is between 1 and %(max)s.", max=100),
+                               extensions={"code": "INVALID_INPUT"})
         if scope == LeaderboardScope.CITY and not player.city:
-            raise GraphQLError("Set your city in your profile first.", extensions={"code": "INVALID_INPUT"})
+            raise GraphQLError(_("Set your city in your profile first."),
+                               extensions={"code": "INVALID_INPUT"})
         friend_ids = None
         if scope == LeaderboardScope.FRIENDS:
             friend_ids = [str(f.id) for f in await friendship.friends_of(str(player.id))] + [str(player.id)]
@@ -242,7 +245,7 @@ class PlanetQuery:
             around = await boards.around(str(player.id), scope.value, period.value, **where)
         except (RedisError, OSError) as exc:
             log.warning("leaderboard unavailable: %s", exc)
-            raise GraphQLError("Leaderboards are unavailable right now; try again soon.",
+            raise GraphQLError(_("Leaderboards are unavailable right now; try again soon."),
                                extensions={"code": "NOT_AVAILABLE"}) from None
         return Leaderboard(entries=await _entries(top),
                            me=MyRank(rank=mine.rank if mine else None, score=mine.score if mine else 0),

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from app.auth.roles import Role
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_, _
 from app.rulesets import proposals
 from app.rulesets import service as rulesets
 from app.rulesets import simulation
@@ -144,7 +145,7 @@ def _proposal_id(value: strawberry.ID) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ServiceError(ErrorCode.NOT_FOUND, f"There is no rules proposal {value}.",
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("There is no rules proposal %(id)s.", id=value),
                            "id") from None
 
 
@@ -181,8 +182,8 @@ class RulesQuery:
     @strawberry.field(permission_classes=[IsDesigner], description="Published rule sets, newest first.")
     async def rule_versions(self, info: Info, first: int = 20) -> list[RuleVersion]:
         if not 1 <= first <= 100:
-            raise client_error(ServiceError(ErrorCode.INVALID_INPUT, "first is between 1 and 100.",
-                                            "first"))
+            raise client_error(ServiceError(
+                ErrorCode.INVALID_INPUT, N_("first is between 1 and %(max)s.", max=100), "first"))
         current = await rulesets.active_ruleset()  # the database's view; processes follow within seconds
         active = current.version if current else None
         return [RuleVersion.from_model(rs, active) for rs in await rulesets.versions(first)]
@@ -200,8 +201,8 @@ class RulesQuery:
     async def rule_proposals(self, status: ProposalStatus | None = None,
                              first: int = 20) -> list[RuleProposal]:
         if not 1 <= first <= 100:
-            raise client_error(ServiceError(ErrorCode.INVALID_INPUT, "first is between 1 and 100.",
-                                            "first"))
+            raise client_error(ServiceError(
+                ErrorCode.INVALID_INPUT, N_("first is between 1 and %(max)s.", max=100), "first"))
         return [RuleProposal.from_model(p) for p in await proposals.proposals(status, first)]
 
     @strawberry.field(
@@ -239,8 +240,8 @@ class RulesMutation:
         if not dry_run:
             return PublishRulesPayload(errors=[UserError(
                 code=ErrorCode.FORBIDDEN, field="dryRun",
-                message="Publishing needs a second person's approval: propose the rules with "
-                        "proposeRules; another designer or an admin approves them.")])
+                message=_("Publishing needs a second person's approval: propose the rules "
+                          "with proposeRules; another designer or an admin approves them."))])
         return await _payload(info, lambda s: rulesets.publish(
             content, note, author, s.rules_provider.known_kinds, effective_from, dry_run))
 

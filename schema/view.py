@@ -21,6 +21,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from app.i18n.messages import _
 from schema import graphiql
 from schema.context import Context
 from schema.websocket import SessionCheckingTransportWSHandler
@@ -35,7 +36,7 @@ def refused_request(status: int, message: str, code: str = "BAD_REQUEST") -> JSO
 
 
 def body_too_large(limit: int) -> JSONResponse:
-    return refused_request(413, f"The request body is larger than {limit} bytes.",
+    return refused_request(413, _("The request body is larger than %(max)s bytes.", max=limit),
                            "REQUEST_TOO_LARGE")
 
 
@@ -71,14 +72,14 @@ class GraphQLView(GraphQL):
         try:
             value = json.loads(data)
         except RecursionError:
-            raise HTTPException(400, "The request body is nested too deeply.") from None
+            raise HTTPException(400, _("The request body is nested too deeply.")) from None
         except UnicodeDecodeError:
-            raise HTTPException(400, "The request body is not UTF-8 text.") from None
+            raise HTTPException(400, _("The request body is not UTF-8 text.")) from None
         except ValueError:
-            raise HTTPException(400, "The request body is not valid JSON.") from None
+            raise HTTPException(400, _("The request body is not valid JSON.")) from None
         if not isinstance(value, dict | list):
-            raise HTTPException(400, "The request body must be a JSON object "
-                                     '({"query": …, "variables": …}).')
+            raise HTTPException(400, _("The request body must be a JSON object "
+                                       '({"query": …, "variables": …}).'))
         return value
 
     async def get_context(

@@ -14,6 +14,7 @@ from app.accounts.models import HostIdentity, Player
 from app.auth.host_tokens import HostClaims
 from app.auth.roles import Role
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_
 from app.settings import Settings
 
 NICKNAME_MAX = 20
@@ -74,13 +75,14 @@ def validate_profile(changes: dict[str, str | None], settings: Settings) -> dict
         if name is None or len(" ".join((raw or "").split())) > NICKNAME_MAX:
             raise invalid(
                 "input.nickname",
-                f"A nickname is 1 to {NICKNAME_MAX} printable characters.",
+                N_("A nickname is 1 to %(max)s printable characters.", max=NICKNAME_MAX),
             )
         clean["nickname"] = name
     if "city" in changes:
         city = changes["city"]
         if city is not None and city not in settings.cities:
-            raise invalid("input.city", f"Unknown city; one of: {', '.join(settings.cities)}.")
+            raise invalid("input.city", N_("Unknown city; one of: %(cities)s.",
+                                           cities=", ".join(settings.cities)))
         clean["city"] = city
     if "avatar_url" in changes:
         url = changes["avatar_url"]
@@ -91,7 +93,7 @@ def validate_profile(changes: dict[str, str | None], settings: Settings) -> dict
             except ValueError:
                 parts = host = None
             if parts is None or parts.scheme != "https" or not host or len(url) > 500:
-                raise invalid("input.avatarUrl", "An avatar URL is an https:// URL of up to 500 characters.")
+                raise invalid("input.avatarUrl", N_("An avatar URL is an https:// URL of up to 500 characters."))
         clean["avatar_url"] = url
     return clean
 
@@ -110,10 +112,10 @@ async def get_player(player_id: str, field: str = "playerId") -> Player:
     try:
         key = uuid.UUID(player_id)
     except (ValueError, TypeError):
-        raise invalid(field, "Not a player id.") from None
+        raise invalid(field, N_("Not a player id.")) from None
     player = await Player.get_or_none(id=key)
     if player is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, "No such player.", field)
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such player."), field)
     return player
 
 
@@ -134,8 +136,9 @@ async def set_roles(player_id: str, roles: list[Role]) -> Player:
             _, rows = await conn.execute_query(ADMINS_SQL[conn.capabilities.dialect])
             admins = {str(row["id"]) for row in rows}
             if admins == {str(player.id)}:
-                raise ServiceError(ErrorCode.CONFLICT, "This is the only admin: make another "
-                                   "player admin before removing this one's admin role.", "roles")
+                raise ServiceError(ErrorCode.CONFLICT, N_(
+                    "This is the only admin: make another player admin before removing this "
+                    "one's admin role."), "roles")
         await Player.filter(id=player.id).using_db(conn).update(roles=new_roles)
     await player.refresh_from_db()
     return player

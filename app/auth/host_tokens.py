@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import jwt
 
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_, Text
 from app.settings import HostIssuer
 
 MAX_TOKEN_LENGTH = 8192
@@ -21,7 +22,7 @@ class HostClaims:
     city: str | None
 
 
-def _refused(message: str) -> ServiceError:
+def _refused(message: Text) -> ServiceError:
     return ServiceError(ErrorCode.UNAUTHENTICATED, message, "token")
 
 
@@ -31,18 +32,18 @@ class HostTokenVerifier:
 
     def verify(self, token: str) -> HostClaims:
         if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise invalid("token", "The token is empty or too long.")
+            raise invalid("token", N_("The token is empty or too long."))
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
-            raise invalid("token", "The token is not a JWT.") from None
+            raise invalid("token", N_("The token is not a JWT.")) from None
         issuer = self.issuers.get(str(unverified.get("iss", "")))
         if issuer is None:
-            raise _refused("The token's issuer is not trusted here.")
+            raise _refused(N_("The token's issuer is not trusted here."))
         algorithm = header.get("alg")
         if algorithm not in issuer.algorithms:
-            raise _refused(f"The issuer does not sign with {algorithm!r}.")
+            raise _refused(N_("The issuer does not sign with %(algorithm)s.", algorithm=repr(algorithm)))
         key = issuer.hs256_secret if algorithm == "HS256" else issuer.rs256_public_key
         required = ["exp", "iss", "sub"] + (["aud"] if issuer.audience else [])
         try:
@@ -56,12 +57,12 @@ class HostTokenVerifier:
                 options={"require": required},
             )
         except jwt.ExpiredSignatureError:
-            raise _refused("The token has expired.") from None
+            raise _refused(N_("The token has expired.")) from None
         except jwt.InvalidTokenError as exc:
-            raise _refused(f"The token does not verify: {exc}.") from None
+            raise _refused(N_("The token does not verify: %(why)s.", why=str(exc))) from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not 0 < len(subject) <= 200:
-            raise _refused("The token's subject is missing or too long.")
+            raise _refused(N_("The token's subject is missing or too long."))
         return HostClaims(
             issuer=issuer.issuer,
             subject=subject,

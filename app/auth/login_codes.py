@@ -22,6 +22,7 @@ from app.auth.phones import normalise_phone
 from app.auth.sms import SmsProvider
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_
 from app.settings import Settings
 
 CODE_PATTERN = re.compile(r"\d{6}")
@@ -64,7 +65,7 @@ class LoginCodes:
         except Exception:
             await LoginCode.filter(phone=phone, code_hash=values["code_hash"]).delete()
             raise ServiceError(
-                ErrorCode.NOT_AVAILABLE, "The SMS could not be sent; try again.", "phone"
+                ErrorCode.NOT_AVAILABLE, N_("The SMS could not be sent; try again."), "phone"
             ) from None
         return resend
 
@@ -73,7 +74,7 @@ class LoginCodes:
         retry = max(1, math.ceil(self.settings.login_code_resend_seconds - waited))
         return ServiceError(
             ErrorCode.RATE_LIMITED,
-            f"A code was sent to this phone recently; try again in {retry} s.",
+            N_("A code was sent to this phone recently; try again in %(seconds)s s.", seconds=retry),
             "phone",
             retry_after_seconds=retry,
         )
@@ -82,15 +83,15 @@ class LoginCodes:
         """Consume the phone's code if `code` matches; returns the normalised phone."""
         phone = self.normalise(raw_phone)
         if not CODE_PATTERN.fullmatch(code or ""):
-            raise invalid("code", "The code is 6 digits.")
+            raise invalid("code", N_("The code is 6 digits."))
         row = await LoginCode.get_or_none(phone=phone)
         if row is None or row.consumed_at is not None:
-            raise ServiceError(ErrorCode.INVALID_CODE, "No code is waiting; request one.", "code")
+            raise ServiceError(ErrorCode.INVALID_CODE, N_("No code is waiting; request one."), "code")
         max_attempts = self.settings.login_code_max_attempts
         if row.attempts >= max_attempts:
             raise self._locked()
         if row.expires_at <= utcnow():
-            raise ServiceError(ErrorCode.CODE_EXPIRED, "The code has expired; request a new one.", "code")
+            raise ServiceError(ErrorCode.CODE_EXPIRED, N_("The code has expired; request a new one."), "code")
         counted = await LoginCode.filter(
             phone=phone, code_hash=row.code_hash, consumed_at=None, attempts__lt=max_attempts
         ).update(attempts=F("attempts") + 1)
@@ -99,17 +100,17 @@ class LoginCodes:
         if not same(self._hash(phone, code), row.code_hash):
             left = max_attempts - row.attempts - 1
             raise ServiceError(
-                ErrorCode.INVALID_CODE, f"Wrong code; {left} tries left.", "code"
+                ErrorCode.INVALID_CODE, N_("Wrong code; %(left)s tries left.", left=left), "code"
             )
         consumed = await LoginCode.filter(
             phone=phone, code_hash=row.code_hash, consumed_at=None
         ).update(consumed_at=utcnow())
         if not consumed:
-            raise ServiceError(ErrorCode.INVALID_CODE, "The code was already used.", "code")
+            raise ServiceError(ErrorCode.INVALID_CODE, N_("The code was already used."), "code")
         return phone
 
     @staticmethod
     def _locked() -> ServiceError:
         return ServiceError(
-            ErrorCode.LOCKED, "Too many wrong tries for this code; request a new one.", "code"
+            ErrorCode.LOCKED, N_("Too many wrong tries for this code; request a new one."), "code"
         )

@@ -18,13 +18,19 @@ from app.auth.hashing import keyed_hash, new_refresh_token
 from app.auth.roles import Principal, parse_roles
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_, Text
 from app.settings import Settings
 
 ISSUER = "carbon-planet"
 
 
 class AuthenticationError(Exception):
-    """The caller's credentials are missing, malformed, expired or revoked."""
+    """The caller's credentials are missing, malformed, expired or revoked: `str()` of it
+    is the reason in the reader's language."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(message)
+        self.text = message
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class IssuedSession:
     player: Player
 
 
-def _refused(message: str) -> ServiceError:
+def _refused(message: Text) -> ServiceError:
     return ServiceError(ErrorCode.UNAUTHENTICATED, message, "refreshToken")
 
 
@@ -77,17 +83,17 @@ class Sessions:
 
     async def refresh(self, raw: str) -> IssuedSession:
         if not raw or len(raw) > 200:
-            raise _refused("The refresh token is empty or malformed.")
+            raise _refused(N_("The refresh token is empty or malformed."))
         token = await RefreshToken.filter(token_hash=self._refresh_hash(raw)).select_related(
             "session__player"
         ).first()
         if token is None:
-            raise _refused("Unknown refresh token.")
+            raise _refused(N_("Unknown refresh token."))
         session = token.session
         if session.revoked_at is not None:
-            raise _refused("This session has ended; log in again.")
+            raise _refused(N_("This session has ended; log in again."))
         if token.expires_at <= utcnow():
-            raise _refused("The refresh token has expired; log in again.")
+            raise _refused(N_("The refresh token has expired; log in again."))
         rotated = None
         if token.used_at is None:
             async with in_transaction():
@@ -95,7 +101,7 @@ class Sessions:
                     rotated = await self._new_refresh_token(session)
         if rotated is None:
             await self.revoke(str(session.id), "refresh_token_reused")
-            raise _refused("This refresh token was already used; the session is revoked.")
+            raise _refused(N_("This refresh token was already used; the session is revoked."))
         access, expires_at = self._access_token(str(session.player_id), str(session.id))
         return IssuedSession(access, rotated, expires_at, session.player)
 
@@ -124,15 +130,15 @@ class Sessions:
                 options={"require": ["exp", "sub", "sid", "iss"]},
             )
         except jwt.ExpiredSignatureError:
-            raise AuthenticationError("The access token has expired; refresh it.") from None
+            raise AuthenticationError(N_("The access token has expired; refresh it.")) from None
         except jwt.InvalidTokenError:
-            raise AuthenticationError("The access token is not valid.") from None
+            raise AuthenticationError(N_("The access token is not valid.")) from None
         if claims.get("typ") != "access":
-            raise AuthenticationError("The access token is not valid.")
+            raise AuthenticationError(N_("The access token is not valid."))
         session = await AuthSession.filter(
             id=claims["sid"], player_id=claims["sub"], revoked_at=None
         ).select_related("player").first()
         if session is None:
-            raise AuthenticationError("This session has ended; log in again.")
+            raise AuthenticationError(N_("This session has ended; log in again."))
         player = session.player
         return Principal(str(player.id), str(session.id), parse_roles(player.roles)), player

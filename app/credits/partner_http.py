@@ -13,20 +13,22 @@ from starlette.responses import JSONResponse
 from app import ratelimit
 from app.credits import signatures
 from app.credits.records import BadRequest, UnreadableRecord, parse_body
+from app.i18n.messages import N_, Text
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: Text) -> JSONResponse:
+    return JSONResponse({"error": str(message)}, status_code=status)
 
 
 def body_too_large(limit: int) -> JSONResponse:
-    return _error(413, f"body larger than {limit} bytes")
+    return _error(413, N_("body larger than %(max)s bytes", max=limit))
 
 
-def _too_many(decision: ratelimit.Decision, message: str) -> JSONResponse:
+def _too_many(decision: ratelimit.Decision, message: Text) -> JSONResponse:
     retry = decision.retry_after_seconds
     return JSONResponse(
-        {"error": f"{message}; retry in {retry} s", "retryAfterSeconds": retry},
+        {"error": str(N_("%(why)s; retry in %(seconds)s s", why=message, seconds=retry)),
+         "retryAfterSeconds": retry},
         status_code=429,
         headers={"Retry-After": str(retry)},
     )
@@ -39,7 +41,7 @@ async def receive_activities(request: Request) -> JSONResponse:
     blocked = await ratelimit.peek(
         services.redis, "partner-auth-ip", ip, settings.partner_auth_failure_ip_limit)
     if not blocked.allowed:
-        return _too_many(blocked, "too many requests with a bad signature from this address")
+        return _too_many(blocked, N_("too many requests with a bad signature from this address"))
     body = await request.body()
     partner, why = signatures.verify(
         services.partners,
@@ -57,13 +59,14 @@ async def receive_activities(request: Request) -> JSONResponse:
     allowed = await ratelimit.hit(
         services.redis, "partner", partner.id, settings.partner_rate_limit)
     if not allowed.allowed:
-        return _too_many(allowed, f"more than {settings.partner_rate_limit} requests a minute")
+        return _too_many(allowed, N_("more than %(max)s requests a minute",
+                                      max=settings.partner_rate_limit))
     try:
         records = parse_body(body)
     except BadRequest as exc:
         return _error(400, str(exc))
     if len(records) > settings.partner_max_records:
-        return _error(413, f"at most {settings.partner_max_records} records a request")
+        return _error(413, N_("at most %(max)s records a request", max=settings.partner_max_records))
     readable = [record for record in records if isinstance(record, dict)]
     outcomes = iter(await services.ingestor.ingest(partner.id, readable))
     return JSONResponse({"results": [

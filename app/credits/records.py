@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.i18n.messages import N_, Text
 from app.text import text_problem
 
 MAX_ID_LENGTH = 200
@@ -19,7 +20,11 @@ FIRST_YEAR, LAST_YEAR = 1970, 2999  # times outside are refused before any arith
 
 
 class BadRequest(Exception):
-    """The body is not JSON or not an object with a records list: 400, nothing is processed."""
+    """The body is not JSON or not an object with a records list: 400, nothing is processed.
+    `str()` of it is the reason in the reader's language."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -54,16 +59,16 @@ def parse_body(body: bytes) -> list[dict[str, Any] | UnreadableRecord]:
         data = json.loads(body, parse_int=_number, parse_float=_number,
                           parse_constant=_no_constants)
     except RecursionError:
-        raise BadRequest("body is nested too deeply") from None
+        raise BadRequest(N_("body is nested too deeply")) from None
     except UnicodeDecodeError:
-        raise BadRequest("body is not UTF-8 text") from None
+        raise BadRequest(N_("body is not UTF-8 text")) from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc.msg} at line {exc.lineno} "
-                         f"column {exc.colno}") from None
+        raise BadRequest(N_("body is not valid JSON: %(why)s at line %(line)s column %(column)s",
+                            why=exc.msg, line=exc.lineno, column=exc.colno)) from None
     except ValueError:
-        raise BadRequest("body is not valid JSON") from None
+        raise BadRequest(N_("body is not valid JSON")) from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-        raise BadRequest('body must be an object with a "records" list')
+        raise BadRequest(N_('body must be an object with a "records" list'))
     return [_readable(index, record) for index, record in enumerate(data["records"])]
 
 
@@ -83,15 +88,18 @@ def _readable(index: int, record: Any) -> dict[str, Any] | UnreadableRecord:
 
 
 def _text_problem(value: Any, name: str, depth: int) -> str | None:
-    """The first string (key or value) in a record that cannot be kept."""
+    """The first string (key or value) in a record that cannot be kept, in English like
+    every per-record message (kept records answer a resend with their stored message; the
+    `reason` code is what a partner acts on)."""
     if isinstance(value, str):
-        return text_problem(name, value, max_chars=MAX_TEXT_CHARS)
+        problem = text_problem(name, value, max_chars=MAX_TEXT_CHARS)
+        return problem.render("en") if problem else None
     if depth > MAX_NESTING:
         return f"{name} is nested more than {MAX_NESTING} levels deep"
     if isinstance(value, dict):
         for key, item in value.items():
-            problem = text_problem("a field name", key, max_chars=100) or \
-                _text_problem(item, key, depth + 1)
+            bad_key = text_problem("a field name", key, max_chars=100)
+            problem = bad_key.render("en") if bad_key else _text_problem(item, key, depth + 1)
             if problem:
                 return problem
     elif isinstance(value, list):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from app.i18n.messages import N_, Text
 from app.settings import PartnerConfig
 
 
@@ -21,16 +22,17 @@ def verify(
     body: bytes,
     now: float,
     window_seconds: int,
-) -> tuple[PartnerConfig | None, str]:
+) -> tuple[PartnerConfig | None, Text]:
     """(partner, "") when the request is authentic, else (None, why it is not)."""
     partner = partners.get(partner_id or "")
     if partner is None:
-        return None, "unknown partner"
+        return None, N_("unknown partner")
     if not timestamp or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        return None, "X-Timestamp must be unix seconds"
+        return None, N_("X-Timestamp must be unix seconds")
     sent_at = int(timestamp)
     if abs(now - sent_at) > window_seconds:
-        return None, f"X-Timestamp is more than {window_seconds} s from the server's clock"
+        return None, N_("X-Timestamp is more than %(seconds)s s from the server's clock",
+                        seconds=window_seconds)
     # compared as bytes: a header may carry any byte, and compare_digest refuses a str
     # that is not ASCII (a TypeError, not a mismatch)
     sent = (signature or "").encode("utf-8", "surrogateescape")
@@ -38,5 +40,5 @@ def verify(
         hmac.compare_digest(sign(secret, timestamp, body).encode(), sent)
         for secret in partner.secrets
     ):
-        return None, "signature does not verify"
+        return None, N_("signature does not verify")
     return partner, ""

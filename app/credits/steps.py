@@ -17,7 +17,8 @@ from app.credits.crediting import CreditService, add_to_daily, credit_entry, pro
 from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
-from methodology import ActivityInput, calculate
+from app.i18n.messages import N_
+from methodology import ActivityInput, Reason, calculate
 
 KIND = "steps"
 MAX_REPORT = 300_000  # beyond any human day; larger is a malformed report
@@ -26,19 +27,20 @@ MAX_REPORT = 300_000  # beyond any human day; larger is a malformed report
 class StepSync(CreditService):
     def _check(self, day: date, steps: int) -> datetime:
         if not 0 <= steps <= MAX_REPORT:
-            raise invalid("steps", f"steps is between 0 and {MAX_REPORT}.")
+            raise invalid("steps", N_("steps is between 0 and %(max)s.", max=MAX_REPORT))
         today = utcnow().astimezone(self.zone).date()
         if day > today:
-            raise invalid("date", "That day has not begun yet.")
+            raise invalid("date", N_("That day has not begun yet."))
         if day < today - timedelta(days=self.settings.activity_max_age_days):
-            raise invalid("date", f"Steps older than {self.settings.activity_max_age_days} days are not credited.")
+            raise invalid("date", N_("Steps older than %(days)s days are not credited.",
+                                      days=self.settings.activity_max_age_days))
         return datetime.combine(day, time.min, tzinfo=self.zone)
 
     async def sync(self, player: Player, day: date, steps: int) -> Activity:
         start_of_day = self._check(day, steps)
         methodology = self.registry.for_kind(KIND, start_of_day)
         if methodology is None:
-            raise invalid("date", "No methodology credits steps on that day.")
+            raise invalid("date", N_("No methodology credits steps on that day."))
         async with in_transaction():
             daily = await lock_daily(str(player.id), day, KIND)
             activity = await Activity.get_or_none(id=daily.activity_id) if daily.activity_id else None
@@ -54,8 +56,13 @@ class StepSync(CreditService):
                 return activity
             calc = calculate(methodology, ActivityInput(kind=KIND, steps=steps - daily.steps),
                              totals(daily))
-            if calc.rejection is not None and calc.rejection.reason != "DAILY_CAP_REACHED":
-                raise invalid("steps", calc.rejection.message)
+            if calc.rejection is not None and calc.rejection.reason != Reason.DAILY_CAP_REACHED:
+                if calc.rejection.reason == Reason.IMPLAUSIBLE_STEPS and methodology.steps:
+                    raise invalid("steps", N_("More than %(max)s steps in a day cannot be "
+                                              "credited.", max=methodology.steps.max_steps_per_day))
+                # the methodology's own words (English) for a refusal a phone cannot cause
+                raise invalid("steps", N_("These steps cannot be credited: %(why)s.",
+                                          why=calc.rejection.message))
             first_steps_today = daily.steps == 0
             daily.steps = steps
             activity.steps = steps

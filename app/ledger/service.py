@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from app.clock import utcnow
 from app.database import dialect_sql, insert_rows, update_rows
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_, LazyMessage
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction
 
@@ -37,7 +38,6 @@ class Asset(StrEnum):
     CO2E_GRAMS = "CO2E_GRAMS"
 
 
-_SHORT_OF = {Asset.CARBON_POINT: "Not enough carbon points.", Asset.ENERGY: "Not enough energy."}
 LINE_COLUMNS = {"transaction_id": "uuid", "account_id": "bigint", "seq": "bigint", "asset": "text",
                 "amount": "bigint", "balance_after": "bigint", "created_at": "timestamptz",
                 "hash": "text"}
@@ -45,6 +45,17 @@ HEAD_COLUMNS = {"balance": "bigint", "line_count": "bigint", "last_hash": "text"
 TRANSACTION_COLUMNS = {"id": "uuid", "type": "text", "idempotency_key": "text", "reference": "text",
                        "created_at": "timestamptz"}
 ISSUANCE_SHARDS = 16  # issuance is spread over shards so credits do not queue on one row
+
+
+def _short_of(asset: Asset, needed: int, available: int) -> LazyMessage:
+    if asset == Asset.CARBON_POINT:
+        return N_("Not enough points: %(needed)s needed, %(available)s available.",
+                  needed=needed, available=available)
+    if asset == Asset.ENERGY:
+        return N_("Not enough energy: %(needed)s needed, %(available)s available.",
+                  needed=needed, available=available)
+    return N_("Not enough %(asset)s: %(needed)s needed, %(available)s available.",
+              asset=asset.value, needed=needed, available=available)
 
 
 def player_owner(player_id: str) -> str:
@@ -242,7 +253,7 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
             if balance < 0 and not allow_negative:
                 raise ServiceError(
                     ErrorCode.INSUFFICIENT_POINTS if asset == Asset.CARBON_POINT else ErrorCode.CONFLICT,
-                    _SHORT_OF.get(asset, f"Not enough {asset.value.lower().replace('_', ' ')}."),
+                    _short_of(asset, needed=-amount, available=balance - amount),
                 )
             digest = line_hash(prev, acc_id, seq, str(tx.id), asset, amount, balance, now)
             heads[acc_id] = (balance, seq, digest, allow_negative)

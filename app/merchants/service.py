@@ -22,6 +22,7 @@ from app.accounts.service import get_player
 from app.auth.roles import Role
 from app.database import newest_first
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_
 from app.ledger import service as ledger
 from app.ledger.models import LedgerAccount
 from app.ledger.service import Asset
@@ -34,21 +35,22 @@ MAX_PAYMENT_POINTS = 1_000_000
 
 def _key(key: str) -> str:
     if not isinstance(key, str) or not key.strip() or len(key) > KEY_MAX:
-        raise invalid("idempotencyKey", f"An idempotency key is 1 to {KEY_MAX} characters.")
+        raise invalid("idempotencyKey", N_("An idempotency key is 1 to %(max)s characters.",
+                                            max=KEY_MAX))
     return key
 
 
-def _uuid(value: str, field: str, what: str) -> uuid.UUID:
+def _merchant_uuid(value: str, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except (ValueError, TypeError):
-        raise invalid(field, f"Not a {what} id.") from None
+        raise invalid(field, N_("Not a merchant id.")) from None
 
 
 async def get_merchant(merchant_id: str, field: str = "merchantId") -> Merchant:
-    merchant = await Merchant.get_or_none(id=_uuid(merchant_id, field, "merchant"))
+    merchant = await Merchant.get_or_none(id=_merchant_uuid(merchant_id, field))
     if merchant is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, "No such merchant.", field)
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such merchant."), field)
     return merchant
 
 
@@ -63,9 +65,10 @@ async def create_merchant(actor_id: str, name: str, city: str | None, idempotenc
     clean = " ".join((name or "").split())
     if not clean or len(clean) > NAME_MAX or any(
             unicodedata.category(ch).startswith("C") for ch in clean):
-        raise invalid("name", f"A merchant name is 1 to {NAME_MAX} printable characters.")
+        raise invalid("name", N_("A merchant name is 1 to %(max)s printable characters.",
+                                  max=NAME_MAX))
     if city is not None and city not in cities:
-        raise invalid("city", f"Unknown city; one of: {', '.join(cities)}.")
+        raise invalid("city", N_("Unknown city; one of: %(cities)s.", cities=", ".join(cities)))
     try:
         async with in_transaction():
             merchant = await Merchant.create(name=clean, city=city, idempotency_key=key)
@@ -78,7 +81,7 @@ async def create_merchant(actor_id: str, name: str, city: str | None, idempotenc
             raise
         if (existing.name, existing.city) != (clean, city):
             raise ServiceError(ErrorCode.CONFLICT,
-                               "This idempotency key created a different merchant.",
+                               N_("This idempotency key created a different merchant."),
                                "idempotencyKey") from None
         return existing
 
@@ -110,7 +113,8 @@ async def add_staff(actor_id: str, merchant_id: str, player_id: str) -> tuple[Me
         current = await MerchantStaff.filter(player_id=player.id).first()
         if current is not None and current.merchant_id != merchant.id:
             raise ServiceError(ErrorCode.CONFLICT,
-                               "This player is already staff of another merchant.", "playerId")
+                               N_("This player is already staff of another merchant."),
+                               "playerId")
         roles = sorted({*player.roles, Role.PLAYER.value, Role.MERCHANT.value})
         if current is not None and roles == sorted(player.roles):
             return merchant, player
@@ -127,7 +131,7 @@ async def add_staff(actor_id: str, merchant_id: str, player_id: str) -> tuple[Me
 def _points(points: int) -> int:
     whole = isinstance(points, int) and not isinstance(points, bool)
     if not whole or not 0 < points <= MAX_PAYMENT_POINTS:
-        raise invalid("points", f"Pay 1 to {MAX_PAYMENT_POINTS} whole points.")
+        raise invalid("points", N_("Pay 1 to %(max)s whole points.", max=MAX_PAYMENT_POINTS))
     return points
 
 
@@ -138,7 +142,7 @@ async def _replay(player_id: str, key: str, merchant_id: uuid.UUID,
         player_id=player_id, idempotency_key=key).select_related("merchant")
     if existing is not None and (existing.merchant_id != merchant_id or existing.points != points):
         raise ServiceError(ErrorCode.CONFLICT,
-                           "This idempotency key was used for a different payment.",
+                           N_("This idempotency key was used for a different payment."),
                            "idempotencyKey")
     return existing
 
@@ -148,13 +152,13 @@ async def pay_merchant(player_id: str, merchant_id: str, points: int,
     """Move points from the player to the merchant once per key (the merchant is loaded)."""
     key = _key(idempotency_key)
     points = _points(points)
-    merchant_key = _uuid(merchant_id, "merchantId", "merchant")
+    merchant_key = _merchant_uuid(merchant_id, "merchantId")
     existing = await _replay(player_id, key, merchant_key, points)
     if existing is not None:  # a retry is answered even if the merchant closed since
         return existing
     merchant = await get_merchant(merchant_id)
     if not merchant.active:
-        raise ServiceError(ErrorCode.NOT_AVAILABLE, "This merchant no longer takes points.",
+        raise ServiceError(ErrorCode.NOT_AVAILABLE, N_("This merchant no longer takes points."),
                            "merchantId")
     try:
         async with in_transaction():

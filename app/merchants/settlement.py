@@ -39,6 +39,7 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from app.errors import invalid
+from app.i18n.messages import N_
 from app.ledger import service as ledger
 from app.ledger.models import LedgerAccount
 from app.ledger.service import Asset
@@ -78,8 +79,8 @@ def parse_period(text: str, tz: ZoneInfo) -> Period:
             first = date.fromisocalendar(int(match.group(6)), int(match.group(7)), 1)
             after = first + timedelta(days=7)
     except ValueError:
-        raise invalid("period", "A period is a month (2026-11), a day (2026-11-20) "
-                                "or an ISO week (2026-W47).") from None
+        raise invalid("period", N_("A period is a month (2026-11), a day (2026-11-20) "
+                                   "or an ISO week (2026-W47).")) from None
     start = datetime(first.year, first.month, first.day, tzinfo=tz)
     end = datetime(after.year, after.month, after.day, tzinfo=tz)
     return Period(match.group(0), start, end)
@@ -120,13 +121,14 @@ async def settle(period: str, now: datetime, points_per_yuan: int | None = None,
     settings = get_settings()
     rate = settings.settlement_points_per_yuan if points_per_yuan is None else points_per_yuan
     if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
-        raise invalid("rate", "The rate is a whole number of points per yuan, at least 1.")
+        raise invalid("rate", N_("The rate is a whole number of points per yuan, at least 1."))
     tz = ZoneInfo(timezone or settings.default_timezone)
     folder = Path(statements_dir or settings.statements_dir)
     p = parse_period(period, tz)
     if p.end > now - GRACE:
-        raise invalid("period", f"{p.name} has not ended (or ended less than "
-                                f"{int(GRACE.total_seconds() // 60)} minutes ago).")
+        raise invalid("period", N_("%(period)s has not ended (or ended less than %(minutes)s "
+                                   "minutes ago).", period=p.name,
+                                   minutes=int(GRACE.total_seconds() // 60)))
     due = await MerchantPayment.filter(
         settlement_id=None, created_at__gte=p.start, created_at__lt=p.end,
     ).distinct().values_list("merchant_id", flat=True)

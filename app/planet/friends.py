@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from app.accounts.models import Player
 from app.accounts.service import get_player
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 from app.planet.models import Friendship
 
 MAX_FRIENDS = 500
@@ -20,9 +21,9 @@ MAX_FRIENDS = 500
 async def add_friend(player_id: str, friend_id: str) -> None:
     friend = await get_player(friend_id)
     if str(friend.id) == str(player_id):
-        raise ServiceError(ErrorCode.INVALID_INPUT, "You cannot add yourself.", "playerId")
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("You cannot add yourself."), "playerId")
     if await Friendship.filter(player_id=player_id).count() >= MAX_FRIENDS:
-        raise ServiceError(ErrorCode.LIMIT_REACHED, f"At most {MAX_FRIENDS} friends.", "playerId")
+        raise ServiceError(ErrorCode.LIMIT_REACHED, N_("At most %(max)s friends.", max=MAX_FRIENDS), "playerId")
     try:
         await Friendship.create(player_id=player_id, friend_id=friend.id)
     except IntegrityError:

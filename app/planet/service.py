@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_
 from app.database import update_rows
 from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.planet.models import Planet, QuizAnswer
@@ -107,9 +108,9 @@ async def answer_quiz(player_id: str, day: date, given_quiz_id: str, choice_id: 
                       rules: Rules) -> tuple[bool, Question, int, list[Effect]]:
     question = daily_question(rules, player_id, day)
     if given_quiz_id != quiz_id(day, question):
-        raise invalid("quizId", "This is not today's question; ask for dailyQuiz again.")
+        raise invalid("quizId", N_("This is not today's question; ask for dailyQuiz again."))
     if choice_id not in {c.id for c in question.choices}:
-        raise invalid("choiceId", "Not one of the question's choices.")
+        raise invalid("choiceId", N_("Not one of the question's choices."))
     correct = choice_id == question.answer
     growth = rules.quiz.correct_growth if correct else 0
     try:
@@ -124,18 +125,18 @@ async def answer_quiz(player_id: str, day: date, given_quiz_id: str, choice_id: 
                                         reference=f"quiz:{question.id}"))
             await post_many_in_transaction(rewards)
     except IntegrityError:
-        raise ServiceError(ErrorCode.LIMIT_REACHED, "Today's question is already answered.",
+        raise ServiceError(ErrorCode.LIMIT_REACHED, N_("Today's question is already answered."),
                            "quizId") from None
     return correct, question, growth, effects
 
 
 async def set_active_theme(player_id: str, theme_id: str, rules: Rules) -> None:
     if rules.theme(theme_id) is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, "No such theme.", "themeId")
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such theme."), "themeId")
     async with in_transaction():
         planet = await lock_planet(player_id)
         if theme_id not in PlanetState.from_json(planet.state).unlocked:
-            raise ServiceError(ErrorCode.LOCKED, "This theme is not unlocked yet.", "themeId")
+            raise ServiceError(ErrorCode.LOCKED, N_("This theme is not unlocked yet."), "themeId")
         planet.active_theme = theme_id
         await planet.save(update_fields=["active_theme", "updated_at"])
 

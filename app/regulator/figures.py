@@ -17,6 +17,7 @@ from tortoise.functions import Count, Sum
 
 from app.credits.models import Activity
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 
 MAX_DAYS = 366
 
@@ -68,10 +69,10 @@ class ProgrammeFigures:
 
 def _checked_range(since: date, until: date) -> None:
     if until < since:
-        raise ServiceError(ErrorCode.INVALID_INPUT, "until is before since.", "until")
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("until is before since."), "until")
     if (until - since).days >= MAX_DAYS:
         raise ServiceError(ErrorCode.INVALID_INPUT,
-                           f"At most {MAX_DAYS} days at a time.", "until")
+                           N_("At most %(max)s days at a time.", max=MAX_DAYS), "until")
 
 
 async def programme_figures(since: date, until: date) -> ProgrammeFigures:

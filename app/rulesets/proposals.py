@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 from app.rulesets import service as rulesets
 from app.rulesets.models import ProposalStatus, RuleProposal, RuleSet
 
@@ -27,7 +28,8 @@ class ProposalResult:
 
 
 def _not_found(proposal_id: int) -> ServiceError:
-    return ServiceError(ErrorCode.NOT_FOUND, f"There is no rules proposal {proposal_id}.", "id")
+    return ServiceError(ErrorCode.NOT_FOUND, N_("There is no rules proposal %(id)s.", id=proposal_id),
+                        "id")
 
 
 async def propose(content: str, note: str, proposer: str, known_kinds: set[str],
@@ -55,7 +57,7 @@ async def propose(content: str, note: str, proposer: str, known_kinds: set[str],
 async def _replayed(earlier: RuleProposal, content: str, known_kinds: set[str]) -> ProposalResult:
     if earlier.checksum != rulesets.checksum(content):
         raise ServiceError(ErrorCode.CONFLICT,
-                           "This idempotency key was used for a different rules file.",
+                           N_("This idempotency key was used for a different rules file."),
                            "idempotencyKey")
     counts = await rulesets.newly_unlocked(rulesets.validated(earlier.content, known_kinds))
     return ProposalResult(earlier, counts)
@@ -73,7 +75,8 @@ async def approve(proposal_id: int, approver: str, known_kinds: set[str],
         _refuse_unless_pending(proposal)
         if proposal.proposed_by == approver:
             raise ServiceError(ErrorCode.FORBIDDEN,
-                               "A proposal needs a second person: you proposed this one.", "id")
+                               N_("A proposal needs a second person: you proposed this one."),
+                               "id")
         published = await rulesets.publish(
             proposal.content, proposal.note, proposal.proposed_by, known_kinds,
             proposal.effective_from, approved_by=approver)
@@ -89,7 +92,7 @@ async def approve(proposal_id: int, approver: str, known_kinds: set[str],
 async def reject(proposal_id: int, decider: str, note: str) -> RuleProposal:
     """Refuse a pending proposal, with the reason its author reads. Its author may withdraw it."""
     if not note.strip():
-        raise ServiceError(ErrorCode.INVALID_INPUT, "Say why in a note.", "note")
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("Say why in a note."), "note")
     async with in_transaction():
         proposal = await RuleProposal.filter(id=proposal_id).select_for_update().first()
         if proposal is None:
@@ -106,7 +109,8 @@ async def reject(proposal_id: int, decider: str, note: str) -> RuleProposal:
 def _refuse_unless_pending(proposal: RuleProposal) -> None:
     if proposal.status != ProposalStatus.PENDING:
         raise ServiceError(ErrorCode.CONFLICT,
-                           f"This proposal was already decided ({proposal.status.value}).", "id")
+                           N_("This proposal was already decided (%(status)s).",
+                              status=proposal.status.value), "id")
 
 
 async def proposals(status: ProposalStatus | None = None, limit: int = 50) -> list[RuleProposal]:

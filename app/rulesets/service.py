@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 from app.planet.models import Planet
 from app.rulesets.models import RuleSet
 from game.diff import describe_changes
@@ -126,10 +127,13 @@ async def refuse_if_live(content: str) -> None:
     """Publishing what players already play by would make a version that changes nothing."""
     live, live_checksum = await live_version_and_checksum()
     if checksum(content) == live_checksum:
-        label = "the shipped rules file" if live == SHIPPED else f"the live rules v{live}"
-        raise ServiceError(ErrorCode.CONFLICT,
-                           f"This content is identical to {label}: there is nothing to publish.",
-                           "content")
+        if live == SHIPPED:
+            message = N_("This content is identical to the shipped rules file: there is "
+                         "nothing to publish.")
+        else:
+            message = N_("This content is identical to the live rules v%(version)s: there is "
+                         "nothing to publish.", version=live)
+        raise ServiceError(ErrorCode.CONFLICT, message, "content")
 
 
 async def content_of(version: int) -> str:
@@ -138,7 +142,8 @@ async def content_of(version: int) -> str:
         return shipped_content()
     ruleset = await RuleSet.get_or_none(version=version)
     if ruleset is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, f"There is no rules version {version}.", "version")
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("There is no rules version %(version)s.",
+                                                   version=version), "version")
     return ruleset.content
 
 
@@ -147,7 +152,7 @@ async def publish(content: str, note: str, author: str, known_kinds: set[str],
                   approved_by: str | None = None, published_before: bool = False) -> PublishResult:
     rules = validated(content, known_kinds, published_before=published_before)
     if not note.strip():
-        raise ServiceError(ErrorCode.INVALID_INPUT, "Say what changed in a note.", "note")
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("Say what changed in a note."), "note")
     await refuse_if_live(content)
     counts = await newly_unlocked(rules)
     if dry_run:
@@ -164,7 +169,7 @@ async def publish(content: str, note: str, author: str, known_kinds: set[str],
             return PublishResult(ruleset, counts)
         except IntegrityError:
             continue
-    raise ServiceError(ErrorCode.CONFLICT, "Another publish is in progress; try again.")
+    raise ServiceError(ErrorCode.CONFLICT, N_("Another publish is in progress; try again."))
 
 
 async def rollback(note: str, author: str, known_kinds: set[str],
@@ -176,7 +181,7 @@ async def rollback(note: str, author: str, known_kinds: set[str],
         active = await active_ruleset()
         if active is None:
             raise ServiceError(ErrorCode.NOT_FOUND,
-                               "Nothing is published: the shipped rules are active.")
+                               N_("Nothing is published: the shipped rules are active."))
         before = await RuleSet.filter(version__lt=active.version, effective_from__lte=utcnow()) \
             .order_by("-version").first()
         to_version = before.version if before else SHIPPED

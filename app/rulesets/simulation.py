@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 
 from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 from app.rulesets import service as rulesets
 from game.model import Rules
 from game.simulate import SimulationResult, load_profile, simulate
@@ -59,7 +60,9 @@ async def compare(content: str, known_kinds: set[str], players: int, days: int,
                   seed: int = 1) -> Comparison:
     if not 1 <= players or not 1 <= days <= 3650 or players * days > MAX_PLAYER_DAYS:
         raise ServiceError(ErrorCode.INVALID_INPUT,
-                           f"players × days is at most {MAX_PLAYER_DAYS:,}.", "players")
+                           N_("players × days is at most %(max)s.",
+                              max=format(MAX_PLAYER_DAYS, ",")),
+                           "players")
     draft = rulesets.validated(content, known_kinds)
     live_version, _ = await rulesets.live_version_and_checksum()
     live = rulesets.validated(await rulesets.content_of(live_version), known_kinds,

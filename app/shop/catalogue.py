@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from app import audit
 from app.database import newest_first
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_
 from app.shop.models import CouponCode, ItemKind, LimitPeriod, ShopItem
 
 MAX_PRICE = 10_000_000
@@ -64,7 +65,7 @@ def parse_item_id(value: str, field: str = "itemId") -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise ServiceError(ErrorCode.NOT_FOUND, "No such item.", field) from None
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such item."), field) from None
 
 
 def _check(fields: ItemFields, known_cities: list[str], creating: bool,
@@ -74,52 +75,55 @@ def _check(fields: ItemFields, known_cities: list[str], creating: bool,
         value = getattr(fields, name)
         if value is None:
             if required:
-                raise invalid(_camel(name), f"{_camel(name)} is required.")
+                raise invalid(_camel(name), N_("%(field)s is required.", field=_camel(name)))
             return
         if required and not value.strip():
-            raise invalid(_camel(name), f"{_camel(name)} must not be empty.")
+            raise invalid(_camel(name), N_("%(field)s must not be empty.", field=_camel(name)))
         if len(value) > limit:
-            raise invalid(_camel(name), f"{_camel(name)} is at most {limit} characters.")
+            raise invalid(_camel(name), N_("%(field)s is at most %(max)s characters.",
+                                             field=_camel(name), max=limit))
 
     if creating:
         if fields.kind is None or fields.kind not in ItemKind.__members__:
-            raise invalid("kind", "kind is one of " + ", ".join(ItemKind.__members__) + ".")
+            raise invalid("kind", N_("kind is one of %(kinds)s.", kinds=", ".join(ItemKind.__members__)))
     text("title", 120, creating)
     text("title_en", 120, creating)
     text("description", 4000, False)
     text("description_en", 4000, False)
     if creating and fields.price_points is None:
-        raise invalid("pricePoints", "pricePoints is required.")
+        raise invalid("pricePoints", N_("%(field)s is required.", field="pricePoints"))
     if fields.price_points is not None and not 0 < fields.price_points <= MAX_PRICE:
-        raise invalid("pricePoints", f"pricePoints is between 1 and {MAX_PRICE}.")
+        raise invalid("pricePoints", N_("pricePoints is between 1 and %(max)s.", max=MAX_PRICE))
     if fields.stock is not None and not 0 <= fields.stock <= MAX_STOCK:
-        raise invalid("stock", f"stock is between 0 and {MAX_STOCK}.")
+        raise invalid("stock", N_("stock is between 0 and %(max)s.", max=MAX_STOCK))
     if fields.per_player_limit is not None and not 0 < fields.per_player_limit <= 1000:
-        raise invalid("perPlayerLimit", "perPlayerLimit is between 1 and 1000.")
+        raise invalid("perPlayerLimit", N_("perPlayerLimit is between 1 and 1000."))
     if fields.limit_period is not None and fields.limit_period not in LimitPeriod.__members__:
-        raise invalid("limitPeriod", "limitPeriod is one of " + ", ".join(LimitPeriod.__members__) + ".")
+        raise invalid("limitPeriod", N_("limitPeriod is one of %(periods)s.",
+                                          periods=", ".join(LimitPeriod.__members__)))
     for name in ("available_from", "available_until"):
         moment = getattr(fields, name)
         if moment is not None and moment.utcoffset() is None:
-            raise invalid(_camel(name), f"{_camel(name)} needs a time zone.")
+            raise invalid(_camel(name), N_("%(field)s needs a time zone.", field=_camel(name)))
     start = fields.available_from or (item.available_from if item else None)
     end = fields.available_until or (item.available_until if item else None)
     if start and end and end <= start:
-        raise invalid("availableUntil", "availableUntil is after availableFrom.")
+        raise invalid("availableUntil", N_("availableUntil is after availableFrom."))
     unknown = [c for c in fields.cities or [] if c not in known_cities]
     if unknown:
-        raise invalid("cities", f"unknown cities {unknown}; known: {', '.join(known_cities)}.")
+        raise invalid("cities", N_("Unknown cities %(unknown)s; known: %(known)s.",
+                                    unknown=", ".join(unknown), known=", ".join(known_cities)))
     kind = fields.kind or (item.kind if item else None)
     cash = fields.cash_fen if fields.cash_fen is not None else (item.cash_fen if item else None)
     if kind == ItemKind.CASH_RED_PACKET and not (cash and 0 < cash <= 100_000):
-        raise invalid("cashFen", "A cash red packet pays 1 to 100,000 fen (¥1,000) per unit.")
+        raise invalid("cashFen", N_("A cash red packet pays 1 to 100,000 fen (¥1,000) per unit."))
     if kind != ItemKind.CASH_RED_PACKET and fields.cash_fen is not None:
-        raise invalid("cashFen", "Only cash red packets pay cash.")
+        raise invalid("cashFen", N_("Only cash red packets pay cash."))
     uses_codes = fields.uses_codes if creating else (item.uses_codes if item else False)
     if uses_codes and kind != ItemKind.COUPON:
-        raise invalid("usesCodes", "Only coupons draw codes from a pool.")
+        raise invalid("usesCodes", N_("Only coupons draw codes from a pool."))
     if uses_codes and creating and fields.stock:
-        raise invalid("stock", "A coupon with a code pool gets its stock by importing codes.")
+        raise invalid("stock", N_("A coupon with a code pool gets its stock by importing codes."))
 
 
 def _camel(name: str) -> str:
@@ -131,7 +135,7 @@ async def create_item(actor_id: str, fields: ItemFields, idempotency_key: str,
                       known_cities: list[str]) -> ShopItem:
     """A new item; the same idempotency key returns the item it made first."""
     if not idempotency_key or len(idempotency_key) > 200:
-        raise invalid("idempotencyKey", "idempotencyKey is 1 to 200 characters.")
+        raise invalid("idempotencyKey", N_("idempotencyKey is 1 to 200 characters."))
     existing = await ShopItem.get_or_none(idempotency_key=idempotency_key)
     if existing is not None:
         return existing
@@ -157,12 +161,13 @@ async def update_item(actor_id: str, item_id: str, fields: ItemFields,
                       known_cities: list[str]) -> ShopItem:
     """Change the given fields (kind, stock and the code pool are changed elsewhere)."""
     if fields.kind is not None or fields.uses_codes is not None or fields.stock is not None:
-        raise invalid("input", "kind and usesCodes cannot change; use adjustShopItemStock for stock.")
+        raise invalid("input", N_("kind and usesCodes cannot change; use adjustShopItemStock for "
+                                   "stock."))
     pk = parse_item_id(item_id)
     async with in_transaction():
         item = await ShopItem.filter(id=pk).select_for_update().first()
         if item is None:
-            raise ServiceError(ErrorCode.NOT_FOUND, "No such item.", "itemId")
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("No such item."), "itemId")
         _check(fields, known_cities, creating=False, item=item)
         before = snapshot(item)
         changes = {name: getattr(fields, name) for name in EDITABLE
@@ -179,20 +184,23 @@ async def adjust_stock(actor_id: str, item_id: str, delta: int, note: str | None
     """Add (or with a negative delta withdraw) stock atomically; never below zero."""
     pk = parse_item_id(item_id)
     if delta == 0 or abs(delta) > MAX_STOCK:
-        raise invalid("delta", f"delta is a non-zero whole number up to {MAX_STOCK} either way.")
+        raise invalid("delta", N_("delta is a non-zero whole number up to %(max)s either way.",
+                                   max=MAX_STOCK))
     async with in_transaction():
         item = await ShopItem.get_or_none(id=pk)
         if item is None:
-            raise ServiceError(ErrorCode.NOT_FOUND, "No such item.", "itemId")
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("No such item."), "itemId")
         if item.uses_codes:
-            raise invalid("delta", "This coupon's stock is its unissued codes: import codes instead.")
+            raise invalid("delta", N_("This coupon's stock is its unissued codes: import codes "
+                                       "instead."))
         if item.remaining is None:
-            raise invalid("delta", "This item has unlimited stock.")
+            raise invalid("delta", N_("This item has unlimited stock."))
         changed = await ShopItem.filter(Q(id=pk) & Q(remaining__gte=-delta)).update(
             remaining=F("remaining") + delta)
         if not changed:
             raise ServiceError(ErrorCode.OUT_OF_STOCK,
-                               f"Only {item.remaining} left: cannot withdraw {-delta}.", "delta")
+                               N_("Only %(left)s left: cannot withdraw %(withdraw)s.",
+                                  left=item.remaining, withdraw=-delta), "delta")
         before = item.remaining
         await item.refresh_from_db()
         await audit.record(actor_id, "shop.item.stock", "shop_item", str(pk),
@@ -213,18 +221,18 @@ async def import_codes(actor_id: str, item_id: str, codes: list[str]) -> ImportR
     pk = parse_item_id(item_id)
     cleaned = [c.strip() for c in codes]
     if not cleaned or len(cleaned) > MAX_CODES_PER_IMPORT:
-        raise invalid("codes", f"Send 1 to {MAX_CODES_PER_IMPORT} codes at a time.")
+        raise invalid("codes", N_("Send 1 to %(max)s codes at a time.", max=MAX_CODES_PER_IMPORT))
     bad = next((c for c in cleaned if not c or len(c) > 100), None)
     if bad is not None:
-        raise invalid("codes", "Each code is 1 to 100 characters.")
+        raise invalid("codes", N_("Each code is 1 to 100 characters."))
     seen: set[str] = set()
     unique = [c for c in cleaned if not (c in seen or seen.add(c))]
     async with in_transaction():
         item = await ShopItem.filter(id=pk).select_for_update().first()
         if item is None:
-            raise ServiceError(ErrorCode.NOT_FOUND, "No such item.", "itemId")
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("No such item."), "itemId")
         if not item.uses_codes:
-            raise invalid("codes", "This item does not draw codes from a pool.")
+            raise invalid("codes", N_("This item does not draw codes from a pool."))
         present = set(await CouponCode.filter(item_id=pk, code__in=unique)
                       .values_list("code", flat=True))
         new = [c for c in unique if c not in present]

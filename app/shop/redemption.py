@@ -30,6 +30,7 @@ from app import audit
 from app.accounts.models import Player
 from app.database import dialect_sql, newest_first
 from app.errors import ErrorCode, ServiceError, invalid
+from app.i18n.messages import N_, LazyMessage
 from app.ledger.service import Asset, player_owner, post_in_transaction, sharded_owner, transfer
 from app.payouts import outbox
 from app.payouts.models import Payout
@@ -46,26 +47,28 @@ def _spent_account(player_id: str) -> str:
     return sharded_owner("redemption", player_id)
 
 
-def unavailable_reason(item: ShopItem, now: datetime, city: str | None) -> str | None:
+def unavailable_reason(item: ShopItem, now: datetime, city: str | None) -> LazyMessage | None:
     """Why a player cannot redeem the item now (None: they can, stock and limits aside)."""
     if not item.active:
-        return "This item has been withdrawn."
+        return N_("This item has been withdrawn.")
     if item.available_from and now < item.available_from:
-        return f"This item is available from {item.available_from.isoformat()}."
+        return N_("This item is available from %(time)s.", time=item.available_from.isoformat())
     if item.available_until and now >= item.available_until:
-        return "This item is no longer available."
+        return N_("This item is no longer available.")
     if item.cities and city not in item.cities:
         where = ", ".join(item.cities)
-        return (f"This item is for players in {where}."
-                + ("" if city else " Set your city in your profile."))
+        if city:
+            return N_("This item is for players in %(cities)s.", cities=where)
+        return N_("This item is for players in %(cities)s. Set your city in your profile.",
+                  cities=where)
     return None
 
 
 def _check_request(quantity: int, idempotency_key: str) -> None:
     if not 0 < quantity <= MAX_QUANTITY:
-        raise invalid("quantity", f"quantity is between 1 and {MAX_QUANTITY}.")
+        raise invalid("quantity", N_("quantity is between 1 and %(max)s.", max=MAX_QUANTITY))
     if not idempotency_key or len(idempotency_key) > 200:
-        raise invalid("idempotencyKey", "idempotencyKey is 1 to 200 characters.")
+        raise invalid("idempotencyKey", N_("idempotencyKey is 1 to 200 characters."))
 
 
 async def _existing(player_id: str, idempotency_key: str, item_id: uuid.UUID,
@@ -73,7 +76,7 @@ async def _existing(player_id: str, idempotency_key: str, item_id: uuid.UUID,
     order = await Order.get_or_none(player_id=player_id, idempotency_key=idempotency_key)
     if order is not None and (order.item_id != item_id or order.quantity != quantity):
         raise ServiceError(ErrorCode.CONFLICT,
-                           "This idempotencyKey was used for a different redemption.",
+                           N_("This idempotencyKey was used for a different redemption."),
                            "idempotencyKey")
     return order
 
@@ -89,13 +92,14 @@ async def redeem(player: Player, item_id: str, quantity: int, idempotency_key: s
         return order
     item = await ShopItem.get_or_none(id=pk)
     if item is None:
-        raise ServiceError(ErrorCode.NOT_FOUND, "No such item.", "itemId")
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such item."), "itemId")
     reason = unavailable_reason(item, now, player.city)
     if reason:
         raise ServiceError(ErrorCode.NOT_AVAILABLE, reason, "itemId")
     if item.per_player_limit is not None and quantity > item.per_player_limit:
         raise ServiceError(ErrorCode.LIMIT_REACHED,
-                           f"At most {item.per_player_limit} per player.", "quantity")
+                           N_("At most %(limit)s per player.", limit=item.per_player_limit),
+                           "quantity")
     if item.remaining is not None and item.remaining < quantity:
         # sold out as of this read: refuse without a transaction (after a flash sale sells
         # out, almost every attempt ends here); the stock UPDATE below decides the rest
@@ -135,7 +139,8 @@ async def _redeem_in_transaction(player_id: str, item: ShopItem, quantity: int,
     if not taken:
         fresh = await ShopItem.get(id=item.id)
         if not fresh.active:
-            raise ServiceError(ErrorCode.NOT_AVAILABLE, "This item has been withdrawn.", "itemId")
+            raise ServiceError(ErrorCode.NOT_AVAILABLE, N_("This item has been withdrawn."),
+                               "itemId")
         raise ServiceError(ErrorCode.OUT_OF_STOCK, _left(fresh.remaining or 0), "quantity")
     if item.uses_codes:
         order.coupon_codes = await _assign_codes(item.id, order.id, quantity, now)
@@ -146,8 +151,8 @@ async def _redeem_in_transaction(player_id: str, item: ShopItem, quantity: int,
     return order
 
 
-def _left(remaining: int) -> str:
-    return "Sold out." if remaining == 0 else f"Only {remaining} left."
+def _left(remaining: int) -> LazyMessage:
+    return N_("Sold out.") if remaining == 0 else N_("Only %(left)s left.", left=remaining)
 
 
 async def _take_limit(player_id: str, item: ShopItem, key: str, quantity: int) -> None:
@@ -164,10 +169,13 @@ async def _take_limit(player_id: str, item: ShopItem, key: str, quantity: int) -
     if not raised:
         counter = await LimitCounter.get(player_id=player_id, item_id=item.id, period=key)
         left = max(item.per_player_limit - counter.used, 0)
-        raise ServiceError(ErrorCode.LIMIT_REACHED,
-                           f"The limit is {item.per_player_limit} per player"
-                           + ("" if key == "total" else f" in {key}")
-                           + f": {left} left.", "quantity")
+        if key == "total":
+            message = N_("The limit is %(limit)s per player: %(left)s left.",
+                         limit=item.per_player_limit, left=left)
+        else:
+            message = N_("The limit is %(limit)s per player in %(period)s: %(left)s left.",
+                         limit=item.per_player_limit, period=key, left=left)
+        raise ServiceError(ErrorCode.LIMIT_REACHED, message, "quantity")
 
 
 async def _assign_codes(item_id: uuid.UUID, order_id: uuid.UUID, quantity: int,
@@ -176,7 +184,7 @@ async def _assign_codes(item_id: uuid.UUID, order_id: uuid.UUID, quantity: int,
     free = await CouponCode.filter(item_id=item_id, order_id__isnull=True).order_by("id") \
         .limit(quantity)
     if len(free) < quantity:  # stock and pool disagree: refuse rather than issue nothing
-        raise ServiceError(ErrorCode.OUT_OF_STOCK, "No codes left.", "quantity")
+        raise ServiceError(ErrorCode.OUT_OF_STOCK, N_("No codes left."), "quantity")
     await CouponCode.filter(id__in=[c.id for c in free]).update(order_id=order_id,
                                                                 assigned_at=now)
     return [c.code for c in free]
@@ -204,20 +212,21 @@ async def cancel(actor_id: str, order_id: str, reason: str) -> Order:
     try:
         pk = uuid.UUID(str(order_id))
     except ValueError:
-        raise ServiceError(ErrorCode.NOT_FOUND, "No such order.", "orderId") from None
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such order."), "orderId") from None
     if not reason.strip() or len(reason) > 500:
-        raise invalid("reason", "reason is 1 to 500 characters.")
+        raise invalid("reason", N_("reason is 1 to 500 characters."))
     async with in_transaction():
         moved = await Order.filter(id=pk, status__in=CANCELLABLE).update(
             status=OrderStatus.CANCELLED.value, cancel_reason=reason)
         order = await Order.get_or_none(id=pk).select_related("item")
         if order is None:
-            raise ServiceError(ErrorCode.NOT_FOUND, "No such order.", "orderId")
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("No such order."), "orderId")
         if not moved:
             if order.status == OrderStatus.CANCELLED:
                 return order
             raise ServiceError(ErrorCode.CONFLICT,
-                               f"An order in status {order.status} cannot be cancelled.",
+                               N_("An order in status %(status)s cannot be cancelled.",
+                                  status=str(order.status)),
                                "orderId")
         await _give_back(order, order.item, "REFUND", f"refund:{order.id}")
         await audit.record(actor_id, "shop.order.cancel", "shop_order", str(pk),
