@@ -31,6 +31,9 @@ AUDIENCE = "carbon-planet"
 TEST_SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 PARTNER_ID = "metro-sz"
 PARTNER_SECRETS = ["partner-secret-old-0123456789abcdefghij", "partner-secret-new-0123456789abcdefghij"]
+# The test clients read English, so the suite's message assertions stay English; the API's
+# default (no Accept-Language) is Chinese, which tests/test_i18n.py checks explicitly.
+ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +122,8 @@ async def app(make_app) -> Starlette:
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                                 headers=ENGLISH) as c:
         yield c
 
 

@@ -23,6 +23,7 @@ from app.accounts.models import Player
 from app.auth.sessions import Sessions
 from app.ledger.service import Asset, credit, post
 from app.settings import Settings
+from tests.conftest import ENGLISH
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = str(Path(sys.executable).parent / "carbon-planet")
@@ -143,7 +144,7 @@ async def wait_until(condition: Callable[[], Awaitable[bool]], what: str,
 
 async def gql_post(http: httpx.AsyncClient, query: str, variables: dict | None = None,
                    token: str | None = None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {**ENGLISH, **({"Authorization": f"Bearer {token}"} if token else {})}
     return await http.post("/graphql", json={"query": query, "variables": variables or {}},
                            headers=headers)
 

@@ -33,7 +33,7 @@ from hypothesis_graphql import Mode, from_schema, nodes
 
 from app.accounts.models import Player
 from schema import build_schema
-from tests.conftest import GraphQLClient
+from tests.conftest import ENGLISH, GraphQLClient
 
 EXAMPLES = int(os.environ.get("CARBON_FUZZ_EXAMPLES", "600"))
 
@@ -83,7 +83,7 @@ async def fuzz_app(make_app):
 @pytest.fixture
 async def fuzz_http(fuzz_app):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fuzz_app),
-                                 base_url="http://testserver") as client:
+                                 base_url="http://testserver", headers=ENGLISH) as client:
         yield client
 
 

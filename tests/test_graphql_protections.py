@@ -26,10 +26,11 @@ async def test_token_limit(gql):
 async def test_depth_limit(make_app):
     import httpx
 
-    from tests.conftest import GraphQLClient
+    from tests.conftest import ENGLISH, GraphQLClient
 
     app = await make_app(graphql_max_depth=2)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as c:
         gql = GraphQLClient(c, app)
         deep = 'mutation { loginWithCode(phone: "1", code: "1") { session { player { id } } } }'
         result = await gql(deep)
@@ -105,10 +106,11 @@ async def test_refused_operations_carry_a_code(gql):
 async def test_depth_limit_has_a_code(make_app):
     import httpx
 
-    from tests.conftest import GraphQLClient
+    from tests.conftest import ENGLISH, GraphQLClient
 
     app = await make_app(graphql_max_depth=2)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as c:
         deep = 'mutation { loginWithCode(phone: "1", code: "1") { session { player { id } } } }'
         assert codes(await GraphQLClient(c, app)(deep)) == ["QUERY_TOO_COMPLEX"]
 

@@ -22,7 +22,7 @@ from app.accounts.models import Player
 from app.auth.sessions import ISSUER
 from app.credits.models import PartnerRecord
 from app.merchants.models import Merchant
-from tests.conftest import TEST_SECRET, GraphQLClient
+from tests.conftest import ENGLISH, TEST_SECRET, GraphQLClient
 from tests.partner_client import send, trip
 
 PROTOCOL = "graphql-transport-ws"
@@ -79,7 +79,8 @@ async def socket(app, token: str | None = None):
 
 
 def AsyncClientWS(app) -> httpx.AsyncClient:  # noqa: N802 - reads as the class it returns
-    return httpx.AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://t")
+    return httpx.AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://t",
+                             headers=ENGLISH)
 
 
 async def make_staff(gql, phone: str, *roles: str) -> dict:
@@ -153,7 +154,8 @@ async def test_logout_stops_an_open_websocket_at_once(app, gql):
 
 async def test_live_subscription_ends_with_4403_when_the_session_is_revoked(make_app):
     app = await make_app(ws_session_check_seconds=0.2)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as c:
         gql = GraphQLClient(c, app)
         session = await gql.login()
         async with socket(app, session["accessToken"]) as ws:
@@ -169,7 +171,8 @@ async def test_live_subscription_ends_with_4403_when_the_session_is_revoked(make
 
 async def test_an_expiring_access_token_ends_its_socket_and_its_operations(make_app):
     app = await make_app(ws_session_check_seconds=30)  # the expiry itself wakes the check
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as c:
         session = await GraphQLClient(c, app).login()
     claims = jwt.decode(session["accessToken"], options={"verify_signature": False})
     short = jwt.encode({**claims, "exp": int(time.time()) + 2, "iss": ISSUER}, TEST_SECRET,
@@ -368,7 +371,8 @@ async def test_malformed_partner_bodies_are_400_with_plain_messages(client):
 
 async def test_a_non_ascii_signature_is_a_counted_auth_failure(make_app):
     app = await make_app(partner_auth_failure_ip_limit=3)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as c:
         statuses = []
         for _ in range(5):
             response = await c.post("/partner/v1/activities", content=b'{"records": []}', headers={

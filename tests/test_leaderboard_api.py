@@ -13,7 +13,7 @@ import httpx
 from graphql import parse, print_ast
 
 from app.accounts.models import Player
-from tests.conftest import GraphQLClient
+from tests.conftest import ENGLISH, GraphQLClient
 from tests.partner_client import CST, send, trip
 
 GAME = (Path(__file__).parent / "contract" / "game.graphql").read_text()
@@ -115,7 +115,8 @@ async def test_rebuild_gives_identical_boards(gql, client, app, settings):
 async def test_a_redis_outage_fails_only_the_leaderboard_and_boards_catch_up(make_app, settings):
     await make_app()  # the first app empties the database and Redis
     app = await make_app(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as http:
         gql = GraphQLClient(http, app)
         session = await gql.login()
         pid = session["player"]["id"]

@@ -14,7 +14,7 @@ from app.credits.models import Activity, PartnerRecord
 from app.ledger.models import LedgerTransaction
 from app.ledger.service import Asset, balances
 from app.ledger.verify import verify_ledger
-from tests.conftest import PARTNER_SECRETS
+from tests.conftest import ENGLISH, PARTNER_SECRETS
 from tests.partner_client import send, trip, yesterday_at
 
 CONTRACT = (Path(__file__).parent / "contract" / "credits.graphql").read_text()
@@ -94,7 +94,8 @@ async def test_200_different_records_concurrently_sum_exactly(make_app, tmp_path
     generous = (Path(__file__).parents[1] / "methodology" / "files" / "travel-v1.toml").read_text()
     (tmp_path / "city.toml").write_text(generous.replace("daily_cap_grams = 3000", "daily_cap_grams = 10000000"))
     app = await make_app(methodology_dir=str(tmp_path))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=ENGLISH) as http:
         player = await GraphQLClient(http, app).login()
         pid = player["player"]["id"]
         meters = [1000 + 37 * i for i in range(200)]

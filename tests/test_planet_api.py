@@ -13,6 +13,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 
 from app.i18n import negotiate
 from app.ledger.service import Asset, balances
+from tests.conftest import ENGLISH
 from tests.partner_client import CST, send, trip
 
 GAME = (Path(__file__).parent / "contract" / "game.graphql").read_text()
@@ -160,7 +161,8 @@ async def test_friends_are_one_way_and_listed(gql):
 
 @contextlib.asynccontextmanager
 async def subscribed(app, token: str):
-    async with AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://t") as c:
+    async with AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://t",
+                           headers=ENGLISH) as c:
         async with aconnect_ws("/graphql", c, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
             assert (await ws.receive_json())["type"] == "connection_ack"

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 
 from app import ratelimit
 from app.settings import Settings
-from tests.conftest import LOGIN_WITH_CODE, PARTNER_SECRETS, REQUEST_CODE, GraphQLClient
+from tests.conftest import ENGLISH, LOGIN_WITH_CODE, PARTNER_SECRETS, REQUEST_CODE, GraphQLClient
 from tests.partner_client import send, trip
 
 REQUEST_CODE_FULL = """
@@ -39,7 +39,8 @@ def phone(i: int) -> str:
 
 def http_from(app, ip: str, headers: dict | None = None) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                             headers={**ENGLISH, **(headers or {})})
 
 
 def dead_redis(retries: bool = False) -> Redis:

@@ -29,7 +29,7 @@ from app.credits.models import Activity, PartnerRecord
 from app.ledger.models import LedgerTransaction
 from app.ledger.service import Asset, balances
 from app.ledger.verify import verify_ledger
-from tests.conftest import LOGIN_WITH_CODE, REQUEST_CODE
+from tests.conftest import ENGLISH, LOGIN_WITH_CODE, REQUEST_CODE
 from tests.partner_client import CST, send, trip
 from tests.resilience_support import ServerProcess, gql_post, new_players, wait_until
 
@@ -131,7 +131,7 @@ async def test_database_outage_under_load_fails_cleanly_and_recovers(app, settin
             k += 1
 
     try:
-        async with httpx.AsyncClient(base_url=server.base, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=server.base, timeout=60, headers=ENGLISH) as http:
             workers = [asyncio.create_task(load(w, http)) for w in range(len(players))]
             await asyncio.sleep(0.5)  # the load is under way
             cut = lock_sqlite if settings.uses_embedded_database else cut_postgres

@@ -17,7 +17,7 @@ from app.rulesets.models import RuleSet
 from app.rulesets.service import RulesProvider, checksum
 from game.rules import default_rules
 from game.rules import RULES_FILE
-from tests.conftest import GraphQLClient
+from tests.conftest import ENGLISH, GraphQLClient
 from tests.partner_client import CST, send, trip
 
 SHIPPED = RULES_FILE.read_text(encoding="utf-8")
@@ -102,8 +102,10 @@ async def test_only_designers_publish(gql):
 async def test_a_published_set_reaches_a_second_process_and_rolls_back(make_app):
     first = await make_app(rules_refresh_seconds=0.2)
     second = await make_app(rules_refresh_seconds=0.2)  # another server process on the same database
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a") as a, \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b") as b:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a",
+                                 headers=ENGLISH) as a, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b",
+                              headers=ENGLISH) as b:
         gql_a, gql_b = GraphQLClient(a, first), GraphQLClient(b, second)
         token = (await designer(gql_a))["accessToken"]
         player_b = await gql_b.login()

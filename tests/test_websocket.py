@@ -8,13 +8,16 @@ from httpx import AsyncClient
 from httpx_ws import WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
+from tests.conftest import ENGLISH
+
 PROTOCOL = "graphql-transport-ws"
 
 
 @contextlib.asynccontextmanager
 async def connect(app):
     """The transport's task group must open and close in the test's own task."""
-    async with AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://t") as client:
+    async with AsyncClient(transport=ASGIWebSocketTransport(app), base_url="http://t",
+                           headers=ENGLISH) as client:
         async with aconnect_ws("/graphql", client, subprotocols=[PROTOCOL]) as ws:
             yield ws
 
