@@ -14,7 +14,9 @@ ErrorCode = strawberry.enum(ErrorCodeEnum, name="ErrorCode")
 @strawberry.type
 class UserError:
     code: ErrorCode
-    message: str
+    message: str = strawberry.field(description=(
+        "For people, in the reader's language (Accept-Language, or the carbon_lang cookie; "
+        "Chinese by default). Clients act on `code`."))
     field: str | None = None
 
 
