@@ -302,6 +302,38 @@ async def test_a_refused_partner_record_shows_in_the_refusals_chart(browser_like
     assert too_long.status_code == 200 and "At most 92 days" in too_long.text
 
 
+async def test_partner_records_are_counted_by_the_citys_local_day(client, gql):
+    rider = await gql.login("+8613800138522")
+    rider_id = rider["player"]["id"]
+    await send(client, [trip("late", rider_id), trip("early", rider_id, ago=timedelta(hours=3)),
+                        trip("fast", rider_id, meters=60000, minutes=10)])
+    # 23:59 and 00:01 in Shenzhen, a minute either side of its midnight
+    await PartnerRecord.filter(record_id="late").update(
+        received_at=datetime(2026, 1, 1, 15, 59, tzinfo=UTC))
+    await PartnerRecord.filter(record_id__in=["early", "fast"]).update(
+        received_at=datetime(2026, 1, 1, 16, 1, tzinfo=UTC))
+    operator = await gql.login("+8613800138523")
+    await Player.filter(id=operator["player"]["id"]).update(roles=["player", "operator"])
+    query = """query($since: Date!, $until: Date!, $partner: String) {
+      partnerRecordDays(since: $since, until: $until, partnerId: $partner) {
+        date partnerId status reason records } }"""
+    days = (await gql(query, {"since": "2026-01-01", "until": "2026-01-02"},
+                      token=operator["accessToken"]))["data"]["partnerRecordDays"]
+    assert days == [
+        {"date": "2026-01-01", "partnerId": "metro-sz", "status": "accepted", "reason": None,
+         "records": 1},
+        {"date": "2026-01-02", "partnerId": "metro-sz", "status": "accepted", "reason": None,
+         "records": 1},
+        {"date": "2026-01-02", "partnerId": "metro-sz", "status": "rejected",
+         "reason": "IMPLAUSIBLE_SPEED", "records": 1}]
+    one_day = await gql(query, {"since": "2026-01-02", "until": "2026-01-02", "partner": "bus"},
+                        token=operator["accessToken"])
+    assert one_day["data"]["partnerRecordDays"] == []
+    backwards = await gql(query, {"since": "2026-01-02", "until": "2026-01-01"},
+                          token=operator["accessToken"])
+    assert backwards["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "until"}
+
+
 async def test_a_player_is_found_by_phone_with_their_ledger_and_activities(browser_like, app,
                                                                          client, gql):
     c = browser_like

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Case, When
+from tortoise.expressions import Case, RawSQL, When
 from tortoise.functions import Count
 
 from app.credits.models import Activity, PartnerRecord
@@ -72,10 +72,11 @@ async def partner_record_days(since: date, until: date, zone: str,
     days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
     starts = [datetime.combine(d, time(), tz).astimezone(UTC) for d in days]
     end = datetime.combine(until + timedelta(days=1), time(), tz).astimezone(UTC)
-    # the day a record falls on: the first day whose end it is before
+    # the day a record falls on: the first day whose end it is before (the day numbers are
+    # written into the SQL: as parameters PostgreSQL would take the CASE for text)
     ends = [*starts[1:], end]
-    day_of = Case(*[When(received_at__lt=day_end, then=n) for n, day_end in enumerate(ends)],
-                  default=len(days) - 1)
+    day_of = Case(*[When(received_at__lt=day_end, then=RawSQL(str(n)))
+                    for n, day_end in enumerate(ends)], default=RawSQL(str(len(days) - 1)))
     query = PartnerRecord.filter(received_at__gte=starts[0], received_at__lt=end)
     if partner_id is not None:
         query = query.filter(partner_id=partner_id)
