@@ -17,6 +17,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app import database
 from app.auth.sms import SmsProvider
 from app.body_limits import BodyLimit, BodyLimitMiddleware
+from app.console.routes import console_routes
 from app.credits.partner_http import body_too_large as partner_body_too_large
 from app.credits.partner_http import receive_activities
 from app.i18n.middleware import LanguageMiddleware
@@ -28,7 +29,10 @@ from schema import build_schema, graphiql
 from schema.view import GraphQLView
 from schema.view import body_too_large as graphql_body_too_large
 
-OTHER_ROUTES_MAX_BODY_BYTES = 16 * 1024  # health, readiness and metrics take no body
+OTHER_ROUTES_MAX_BODY_BYTES = 16 * 1024  # health, readiness, metrics, console forms
+CONSOLE_RULES_MAX_BODY_BYTES = 1024 * 1024  # the console's rules editor sends a whole file
+CONSOLE_RULES_PATHS = ("/console/rules/draft", "/console/rules/impact", "/console/rules/simulate",
+                       "/console/rules/propose")
 
 log = logging.getLogger("carbon_planet.server")
 
@@ -79,7 +83,8 @@ def settle_garbage_collector() -> None:
 def create_app(settings: Settings | None = None, sms: SmsProvider | None = None) -> Starlette:
     settings = settings or get_settings()
     refuse_unsafe_production(settings)
-    graphql = GraphQLView(build_schema(settings), graphiql=settings.graphiql,
+    schema = build_schema(settings)
+    graphql = GraphQLView(schema, graphiql=settings.graphiql,
                           session_check_seconds=settings.ws_session_check_seconds)
 
     @contextlib.asynccontextmanager
@@ -113,11 +118,13 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/partner/v1/activities", receive_activities, methods=["POST"]),
+        *console_routes(),
     ]
     if settings.graphiql:  # the IDE's scripts, from an installed package: no CDN
         routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.assets(), name="graphiql"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    app.state.schema = schema  # the console runs its operations through it, in process
     # inside the request context (the request id and metrics see a 413 as a response)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -125,6 +132,8 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
             "/graphql": BodyLimit(settings.graphql_max_body_bytes, graphql_body_too_large),
             "/partner/v1/activities": BodyLimit(settings.partner_max_body_bytes,
                                                 partner_body_too_large),
+            **{path: BodyLimit(CONSOLE_RULES_MAX_BODY_BYTES, partner_body_too_large)
+               for path in CONSOLE_RULES_PATHS},
         },
         default=BodyLimit(OTHER_ROUTES_MAX_BODY_BYTES, partner_body_too_large),
         websocket_max_bytes=settings.graphql_max_body_bytes,

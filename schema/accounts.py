@@ -64,6 +64,12 @@ class PlayerType:
     async def orders(self, first: int | None = None, after: str | None = None) -> Connection[Order]:
         return await orders_of(str(self.id), first, after)
 
+    @strawberry.field(permission_classes=[SelfOrStaff],
+                      description="What the account may do besides playing (staff roles).")
+    async def roles(self) -> list[Role]:
+        player = await PlayerModel.get_or_none(id=str(self.id))
+        return [RoleEnum(r) for r in player.roles] if player else []
+
     @classmethod
     def from_model(cls, player: PlayerModel) -> PlayerType:
         return cls(

@@ -36,6 +36,7 @@ class Context:
     response: Response | None
     services: Services
     connection_params: dict[str, Any] | None = None
+    authorization: str | None = None  # the console's session, which rides in a cookie
     _caller: tuple[Principal, Player] | None = field(default=None, init=False)
     _auth_error: Text | None = field(default=None, init=False)
     _resolving: asyncio.Future | None = field(default=None, init=False)
@@ -49,6 +50,8 @@ class Context:
         return bearer_token(self._authorization()) or None
 
     def _authorization(self) -> str | None:
+        if self.authorization is not None:
+            return self.authorization
         if isinstance(self.request, WebSocket):
             params = self.connection_params or {}
             value = params.get("authorization") or params.get("Authorization")

@@ -197,6 +197,26 @@ class RulesQuery:
             raise client_error(exc) from None
         return RulesDiff(from_version=from_version, to_version=to_version, changes=changes)
 
+    @strawberry.field(permission_classes=[IsDesigner],
+                      description="The rules file a version published (0: the shipped file).")
+    async def rules_content(self, version: int) -> str:
+        try:
+            return await rulesets.content_of(version)
+        except ServiceError as exc:
+            raise client_error(exc) from None
+
+    @strawberry.field(
+        permission_classes=[IsDesigner],
+        description="What is wrong with a rules file (TOML), one error each, each message "
+                    "starting with the path of the value it is about; empty when it is valid. "
+                    "Cheap: it forecasts nothing.")
+    async def rules_problems(self, info: Info, content: str) -> list[UserError]:
+        try:
+            rulesets.validated(content, info.context.services.rules_provider.known_kinds)
+        except ServiceError as exc:
+            return _errors(exc)
+        return []
+
     @strawberry.field(permission_classes=[IsDesigner], description="Rules proposals, newest first.")
     async def rule_proposals(self, status: ProposalStatus | None = None,
                              first: int = 20) -> list[RuleProposal]:

@@ -43,6 +43,8 @@ QUERIES: dict[str, Any] = {
     "ruleVersions": DESIGNER,
     "rulesDiff": DESIGNER,
     "ruleProposals": DESIGNER,
+    "rulesContent": DESIGNER,
+    "rulesProblems": DESIGNER,
     "simulateRules": DESIGNER,
     "shopItems": PUBLIC,
     "allShopItems": OPERATOR,
@@ -153,7 +155,8 @@ def operation(kind: str, name: str, field: graphql.GraphQLField) -> tuple[str, d
         variables[arg_name] = OVERRIDES.get((name, arg_name), dummy(arg.type))
     head = f"{kind}({', '.join(definitions)})" if definitions else kind
     call = f"{name}({', '.join(arguments)})" if arguments else name
-    return f"{head} {{ {call} {{ __typename }} }}", variables
+    selection = " { __typename }" if graphql.is_composite_type(graphql.get_named_type(field.type)) else ""
+    return f"{head} {{ {call}{selection} }}", variables
 
 
 def root_fields(settings) -> dict[str, tuple[str, graphql.GraphQLField]]:

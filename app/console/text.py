@@ -1,7 +1,7 @@
-"""Console wording in the reader's language (the API's message catalogues)."""
+"""Console wording in the reader's language, from the API's message catalogues."""
 
 from __future__ import annotations
 
+from app.i18n.messages import _ as gettext
 
-def gettext(message: str, **values: object) -> str:
-    return message % values if values else message
+__all__ = ["gettext"]

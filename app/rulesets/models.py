@@ -31,7 +31,7 @@ class ProposalStatus(StrEnum):
 
 
 class RuleProposal(Model):
-    """A rules file a designer proposes; a second person (another designer or an admin)
+    """A rules file a designer proposes: a second person (another designer or an admin)
     approves it, which publishes it, or rejects it. Decided proposals are kept."""
 
     id = fields.BigIntField(primary_key=True)
