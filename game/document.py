@@ -132,7 +132,9 @@ def apply(data: dict[str, Any], action: str) -> dict[str, Any]:
         if verb == "add":
             parent, key = _container(result, target)
             items = parent[key]
-            if target.endswith("requirements") or target.endswith("condition"):
+            if not isinstance(items, list):
+                return data  # only lists grow
+            if target.endswith("requirements"):
                 items.append({"type": "growth", **REQUIREMENT_TYPES["growth"]})
             elif items:
                 items.append(copy.deepcopy(items[-1]))
@@ -143,7 +145,7 @@ def apply(data: dict[str, Any], action: str) -> dict[str, Any]:
         elif verb == "type":
             path, _, kind = target.partition("=")
             parent, key = _container(result, path)
-            if kind in REQUIREMENT_TYPES:
+            if kind in REQUIREMENT_TYPES and isinstance(parent[key], dict) and "type" in parent[key]:
                 parent[key] = {"type": kind, **copy.deepcopy(REQUIREMENT_TYPES[kind])}
     except (KeyError, IndexError, ValueError, TypeError):
         return data  # a stale form: nothing to do

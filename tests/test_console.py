@@ -106,6 +106,12 @@ async def test_the_editor_round_trip_places_problems_at_fields(browser_like, app
     added = await c.post("/console/rules/draft", headers=headers, json={
         "content": fixed.json()["content"], "action": "add:themes.0.requirements"})
     assert 'name="themes.0.requirements.1.type"' in added.json()["form"]
+    for crafted in ("add:eggs.0.condition", "add:themes.0.name", "type:levels.0=streak",
+                    "remove:nowhere.9", "add:", "type:themes.0.requirements.0=rocket"):
+        answer = await c.post("/console/rules/draft", headers=headers,
+                              json={"content": SHIPPED, "action": crafted})
+        assert answer.status_code == 200, crafted
+        assert answer.json()["problems"] == {"fields": {}, "general": []}, crafted  # unchanged
     not_toml = await c.post("/console/rules/draft", headers=headers,
                             json={"content": "levels = [", "values": {}})
     assert not_toml.json()["problems"]["general"]
