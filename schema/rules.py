@@ -11,9 +11,8 @@ from strawberry.types import Info
 from app.auth.roles import Role
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, _
-from app.rulesets import proposals
+from app.rulesets import proposals, simulation
 from app.rulesets import service as rulesets
-from app.rulesets import simulation
 from app.rulesets.models import ProposalStatus as ProposalStatusEnum
 from app.rulesets.models import RuleProposal as RuleProposalModel
 from app.rulesets.models import RuleSet

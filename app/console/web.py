@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import wraps
 from importlib import resources
 from typing import Any
@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from app.console.api import ApiResult, ConsoleApi
-from app.i18n import current_language
 from app.console.text import gettext
+from app.i18n import current_language
 
 ACCESS_COOKIE = "carbon_console"
 REFRESH_COOKIE = "carbon_console_refresh"
@@ -102,6 +102,22 @@ class Page:
         return templates.get_template(template).render(
             viewer=self.viewer, csrf=self.csrf_token(), page=self,
             local=lambda v, s=False: local_time(v, self.zone, s), **values)
+
+    def period(self, default_days: int) -> tuple[str, str]:
+        """The `since` and `until` query dates (ISO), by default the last `default_days`
+        local days of the city up to today."""
+        today = datetime.now(ZoneInfo(self.zone)).date()
+        params = self.request.query_params
+        since, until = params.get("since", ""), params.get("until", "")
+        try:
+            date.fromisoformat(since)
+        except ValueError:
+            since = (today - timedelta(days=default_days - 1)).isoformat()
+        try:
+            date.fromisoformat(until)
+        except ValueError:
+            until = today.isoformat()
+        return since, until
 
     def text(self, name: str) -> str:
         """A form field as text ('' when absent)."""

@@ -5,9 +5,8 @@ latest refused records. From `partnerRecordDays` and `partnerRecords`."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,21 +20,6 @@ DAYS = """query($since: Date!, $until: Date!, $partner: String) {
     date partnerId status reason records }
   partnerRecords(partnerId: $partner, status: "rejected", first: 20) {
     edges { node { id partnerId recordId receivedAt reason message payload } } } }"""
-
-
-def _period(page: Page) -> tuple[str, str]:
-    today = datetime.now(ZoneInfo(page.zone)).date()
-    params = page.request.query_params
-    since, until = params.get("since", ""), params.get("until", "")
-    try:
-        date.fromisoformat(since)
-    except ValueError:
-        since = (today - timedelta(days=13)).isoformat()
-    try:
-        date.fromisoformat(until)
-    except ValueError:
-        until = today.isoformat()
-    return since, until
 
 
 def _days(since: str, until: str) -> list[str]:
@@ -80,7 +64,7 @@ def _charts(summary: dict[str, Any], days: list[str]) -> dict[str, str]:
 
 @console_page("operator")
 async def partners(page: Page) -> Response:
-    since, until = _period(page)
+    since, until = page.period(14)
     partner = page.request.query_params.get("partner") or None
     result = await page.api(DAYS, {"since": since, "until": until, "partner": partner})
     data = result.data or {}

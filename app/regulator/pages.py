@@ -4,8 +4,6 @@ the CSV, from `programmeFigures` (aggregates only: no player appears)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,24 +18,9 @@ FIGURES = """query($since: Date!, $until: Date!) { programmeFigures(since: $sinc
   csv } }"""
 
 
-def _period(page: Page) -> tuple[str, str]:
-    today = datetime.now(ZoneInfo(page.zone)).date()
-    params = page.request.query_params
-    since, until = params.get("since", ""), params.get("until", "")
-    try:
-        date.fromisoformat(since)
-    except ValueError:
-        since = (today - timedelta(days=29)).isoformat()
-    try:
-        date.fromisoformat(until)
-    except ValueError:
-        until = today.isoformat()
-    return since, until
-
-
 @console_page("regulator", "operator")
 async def figures(page: Page) -> Response:
-    since, until = _period(page)
+    since, until = page.period(30)
     result = await page.api(FIGURES, {"since": since, "until": until})
     found = (result.data or {}).get("programmeFigures")
     charts = _charts(found) if found else {}
@@ -47,7 +30,7 @@ async def figures(page: Page) -> Response:
 
 @console_page("regulator", "operator")
 async def figures_csv(page: Page) -> Response:
-    since, until = _period(page)
+    since, until = page.period(30)
     result = await page.api(FIGURES, {"since": since, "until": until})
     found = (result.data or {}).get("programmeFigures")
     if not found:

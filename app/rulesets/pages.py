@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.console.charts import Series, line_chart
+from app.console.forms import city_time
 from app.console.text import gettext as _
 from app.console.web import Page, console_page, field_errors
 from game import document
@@ -171,7 +172,7 @@ async def propose(page: Page) -> Response:
     content, note = page.text("content"), page.text("note")
     at = page.text("effective_from")
     variables = {"c": content, "n": note, "k": page.text("idempotency_key") or None,
-                 "at": _city_time_to_utc(at, page.zone) if at else None}
+                 "at": city_time(at, page.zone)}
     result = await page.api(PROPOSE, variables)
     errors, general = field_errors(result, "proposeRules")
     if errors or general:
@@ -183,16 +184,6 @@ async def propose(page: Page) -> Response:
                            note=note, **_editor_values(content))
     proposal = result.data["proposeRules"]["proposal"]["id"]
     return page.redirect(f"/console/rules?notice=proposed-{proposal}")
-
-
-def _city_time_to_utc(local: str, zone: str) -> str:
-    """A datetime-local value, read in the city's zone, as ISO 8601 with its offset."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-    try:
-        return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone)).isoformat()
-    except ValueError:
-        return local  # the API names the field
 
 
 async def _decide(page: Page, query: str, payload: str, variables: dict) -> Response:
