@@ -13,7 +13,6 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, FileSystemLoader
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -44,7 +43,6 @@ def _template_dirs(packages: Iterable[str]) -> list[str]:
 
 
 templates = Jinja2Templates(directory=_template_dirs(TEMPLATE_PACKAGES))
-templates.env.loader = ChoiceLoader([FileSystemLoader(_template_dirs(TEMPLATE_PACKAGES))])
 templates.env.globals["_"] = gettext
 templates.env.globals["language"] = current_language
 

@@ -18,7 +18,7 @@ from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_
 from app.rulesets import service as rulesets
-from app.rulesets.models import ProposalStatus, RuleProposal, RuleSet
+from app.rulesets.models import ProposalStatus, RuleProposal
 
 
 @dataclass
@@ -121,15 +121,3 @@ async def proposals(status: ProposalStatus | None = None, limit: int = 50) -> li
     return await query.order_by("-id").limit(limit)
 
 
-async def get(proposal_id: int) -> RuleProposal:
-    proposal = await RuleProposal.get_or_none(id=proposal_id)
-    if proposal is None:
-        raise _not_found(proposal_id)
-    return proposal
-
-
-async def version_approvers(versions: list[int]) -> dict[int, str]:
-    """Who approved each of `versions` (absent: published directly)."""
-    rows = await RuleSet.filter(version__in=versions, approved_by__isnull=False) \
-        .values_list("version", "approved_by")
-    return dict(rows)
