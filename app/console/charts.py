@@ -67,6 +67,8 @@ def line_chart(x: Sequence, series: Sequence[Series], *, title: str, y_label: st
         ax.set_ylabel(y_label)
         if percent:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        else:  # counts and grams: no tick at half a record
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if series:
             ax.legend(fontsize=8, ncol=2, loc="upper left", framealpha=0.9)
@@ -88,6 +90,7 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, title: str
         ax.set_title(title)
         ax.set_ylabel(y_label)
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts, grams
         ax.grid(alpha=0.3, axis="y")
         if series:
             ax.legend(fontsize=8, framealpha=0.9)

@@ -42,6 +42,7 @@ from tests.test_server_process import COMMAND, clean_env, free_port
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+LIVE_PARTNER, LIVE_PARTNER_SECRET = "metro-sz", "live-server-partner-secret-0123456789abcdef"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
@@ -65,7 +66,8 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     directory = tmp_path_factory.mktemp("live-server")
-    env = clean_env()
+    env = clean_env(CARBON_PARTNERS=json.dumps([{"id": LIVE_PARTNER, "name": "深圳地铁",
+                                                  "secrets": [LIVE_PARTNER_SECRET]}]))
     for step in (["migrate"], ["seed-demo"]):
         done = subprocess.run([COMMAND, *step], cwd=directory, env=env, capture_output=True,
                               text=True, timeout=120, check=False)
