@@ -1,4 +1,5 @@
-"""JSON logs carrying a request id, the request-id/metrics ASGI middleware and `/metrics`."""
+"""JSON logs carrying a request id and ISO 8601 times, and the request-id/metrics (and,
+when tracing is on, request span) ASGI middleware. `/metrics` is in app.metrics_exposition."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram
 from pythonjsonlogger.json import JsonFormatter
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n.messages import _
+
+if TYPE_CHECKING:
+    from app.tracing import Tracing
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -54,12 +59,30 @@ class DropColorMessage(logging.Filter):
         return True
 
 
+def iso_time(record: logging.LogRecord) -> str:
+    """The record's time in ISO 8601 with its zone, to the millisecond:
+    2026-12-01T03:15:07.123+00:00."""
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class IsoJsonFormatter(JsonFormatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return iso_time(record)
+
+
+class IsoFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return iso_time(record)
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
+    """One handler on the root logger, writing JSON lines (or text) to stderr; uvicorn's
+    loggers and Python's warnings (the `py.warnings` logger) go through it too."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(DropColorMessage())
     if json:
         handler.setFormatter(
-            JsonFormatter(
+            IsoJsonFormatter(
                 "{asctime}{levelname}{name}{message}{request_id}",
                 style="{",
                 rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
@@ -67,7 +90,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         )
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+            IsoFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -76,19 +99,35 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    logging.captureWarnings(True)
 
 
 class RequestContextMiddleware:
     """Gives each request an id (from `X-Request-ID` or new), times it, logs and counts it."""
 
-    def __init__(self, app: ASGIApp, routes: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, routes: frozenset[str] = frozenset(),
+                 tracing: Tracing | None = None) -> None:
         self.app = app
         self.routes = routes  # metric labels stay bounded: unknown paths count as "other"
+        self.tracing = tracing
+
+    def route(self, scope: Scope) -> str:
+        path = scope.get("path", "")
+        return path if path in self.routes else "other"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if self.tracing is None:
+            await self.handle(scope, receive, send, None)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        with self.tracing.request_span(scope.get("method", "WS"), self.route(scope),
+                                       headers) as span:
+            await self.handle(scope, receive, send, span)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, span: Any) -> None:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode()[:64]
         request_id = incoming if incoming.isprintable() and incoming else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -119,7 +158,9 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             path = scope.get("path", "")
-            route = path if path in self.routes else "other"
+            route = self.route(scope)
+            if span is not None and self.tracing is not None and scope["type"] == "http":
+                self.tracing.request_ended(span, status)
             if scope["type"] == "http":
                 REQUESTS.labels(scope["method"], route, str(status)).inc()
                 LATENCY.labels(scope["method"], route).observe(elapsed)
@@ -132,6 +173,3 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
-
-async def metrics_endpoint(_: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

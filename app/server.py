@@ -21,10 +21,13 @@ from app.console.routes import console_routes
 from app.credits.partner_http import body_too_large as partner_body_too_large
 from app.credits.partner_http import receive_activities
 from app.i18n.middleware import LanguageMiddleware
-from app.observability import RequestContextMiddleware, configure_logging, metrics_endpoint
+from app.business_metrics import keep_database_gauges_fresh
+from app.metrics_exposition import metrics_endpoint_for
+from app.observability import RequestContextMiddleware, configure_logging
 from app.payouts.worker import PayoutWorker
 from app.services import Services
 from app.settings import Settings, get_settings
+from app.tracing import TracingUnavailable, start_tracing
 from schema import build_schema, graphiql
 from schema.view import GraphQLView
 from schema.view import body_too_large as graphql_body_too_large
@@ -83,7 +86,16 @@ def settle_garbage_collector() -> None:
 def create_app(settings: Settings | None = None, sms: SmsProvider | None = None) -> Starlette:
     settings = settings or get_settings()
     refuse_unsafe_production(settings)
-    schema = build_schema(settings)
+    try:
+        tracing = start_tracing(settings)
+    except TracingUnavailable as exc:
+        raise ConfigurationError(str(exc)) from None
+    spans = None
+    if tracing is not None:
+        from schema.tracing import operation_spans  # the tracing extra: imported only when on
+
+        spans = operation_spans(tracing.provider)
+    schema = build_schema(settings, tracing=spans)
     graphql = GraphQLView(schema, graphiql=settings.graphiql,
                           session_check_seconds=settings.ws_session_check_seconds)
 
@@ -99,6 +111,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
                 asyncio.create_task(app.state.services.game.keep_boards_fresh()),
                 asyncio.create_task(
                     app.state.services.rules_provider.keep_fresh(settings.rules_refresh_seconds)),
+                asyncio.create_task(keep_database_gauges_fresh(settings.metrics_refresh_seconds)),
             ]
             if settings.payout_worker:
                 app.state.payout_worker = PayoutWorker(app.state.services.payouts, settings)
@@ -110,21 +123,25 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
                 for task in background:
                     task.cancel()
                 await app.state.services.close()
+                if tracing is not None:
+                    tracing.shutdown()
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
         Route("/partner/v1/activities", receive_activities, methods=["POST"]),
         *console_routes(),
     ]
+    if settings.metrics_port is None:  # else served on that port (app.metrics_exposition)
+        routes.append(Route("/metrics", metrics_endpoint_for(settings.metrics_token)))
     if settings.graphiql:  # the IDE's scripts, from an installed package: no CDN
         routes.append(Mount(graphiql.ASSETS_PATH, app=graphiql.assets(), name="graphiql"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.schema = schema  # the console runs its operations through it, in process
+    app.state.tracing = tracing
     # inside the request context (the request id and metrics see a 413 as a response)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -140,7 +157,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     )
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(
-        RequestContextMiddleware, routes=frozenset(r.path for r in routes)
+        RequestContextMiddleware, routes=frozenset(r.path for r in routes), tracing=tracing
     )
     return app
 

@@ -10,6 +10,10 @@ run to the next. With SO_REUSEPORT each worker listens on a socket of its own an
 kernel spreads new connections over them by address hash. uvicorn's supervisor still
 starts, health-checks, restarts and stops the workers.
 
+Several workers count their metrics in files (prometheus_client's multiprocess mode, see
+app.metrics_exposition): the directory is prepared here before any worker starts, and a
+worker that ended is marked dead so its live gauges stop counting.
+
     python -m app.serving bench.floors:app_factory --factory --port 8001 --workers 2
 """
 
@@ -20,6 +24,8 @@ import socket
 
 import uvicorn
 from uvicorn.supervisors import multiprocess
+
+from app.metrics_exposition import prepare_multiprocess_dir, start_metrics_server, worker_exited
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -34,22 +40,39 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class ReusePortWorker(multiprocess.Process):
+class MetricsWorker(multiprocess.Process):
+    """A uvicorn worker whose metrics files are marked dead once it has ended (the
+    supervisor joins every worker it stops, restarts or finds dead)."""
+
+    def join(self) -> None:
+        super().join()
+        worker_exited(self.pid)
+
+
+class ReusePortWorker(MetricsWorker):
     """A uvicorn worker that binds its own socket, in its own process."""
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
         super().target([reuse_port_socket(self.config.host, self.config.port)])
 
 
-def run(app: str, *, host: str, port: int, workers: int, **options) -> None:
+def run(app: str, *, host: str, port: int, workers: int, metrics_port: int | None = None,
+        metrics_host: str | None = None, metrics_token: str | None = None, **options) -> None:
     """`uvicorn.run(app, …)`, with a socket per worker when there are several workers
-    (and a fixed port: with port 0 each worker would get a port of its own).
+    (and a fixed port: with port 0 each worker would get a port of its own), and the
+    metrics on `metrics_port` when given, served by this process.
 
     uvicorn's own X-Forwarded-For handling is off: it would rewrite the client address
     for any loopback peer before the app sees it, and the app alone decides whom to
     believe (`CARBON_TRUSTED_PROXIES`, `app.ratelimit.client_ip`)."""
     options.setdefault("proxy_headers", False)
+    if workers > 1:
+        prepare_multiprocess_dir()  # before the workers import prometheus_client
+    if metrics_port is not None:
+        start_metrics_server(metrics_host or host, metrics_port, metrics_token)
     if workers <= 1 or port == 0 or not hasattr(socket, "SO_REUSEPORT"):
+        if workers > 1:
+            multiprocess.Process = MetricsWorker
         uvicorn.run(app, host=host, port=port, workers=workers, **options)
         return
     config = uvicorn.Config(app, host=host, port=port, workers=workers, **options)

@@ -134,6 +134,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Serve /metrics on this port only (the app's port then has no /metrics)")
+    metrics_host: str | None = Field(
+        default=None, description="Address of the metrics port (default: CARBON_HOST)")
+    metrics_token: str | None = Field(
+        default=None, description="Bearer token a scrape of /metrics must send")
+    metrics_refresh_seconds: float = Field(
+        default=30.0, gt=0, description="How often gauges read from the database are refreshed")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CARBON_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP base URL; spans go to <it>/v1/traces (unset: no tracing)")
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.tools import merge_types
@@ -22,6 +23,7 @@ from schema.context import Context
 from schema.limits import (DocumentChecker, DocumentLimits, DocumentLimitSettings,
                            reworded_parse_error)
 from schema.merchants import MerchantMutation, MerchantQuery
+from schema.operation_metrics import OperationMetrics
 from schema.payouts import PayoutQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.regulator import RegulatorQuery
@@ -110,7 +112,9 @@ class CarbonSchema(strawberry.Schema):
                 log.info("graphql error: %s", error.message)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings,
+                 tracing: Callable[[], SchemaExtension] | None = None) -> strawberry.Schema:
+    """The schema; `tracing`, when given, makes each operation's spans (schema.tracing)."""
     limits = DocumentLimitSettings(
         max_tokens=settings.graphql_max_tokens, max_fields=settings.graphql_max_fields,
         max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases)
@@ -124,6 +128,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[  # factories: each operation gets fresh extension instances
+            OperationMetrics,  # first: it finishes last, and counts the errors clients get
+            *([tracing] if tracing else []),
             document_limits,
             MaskUnexpectedErrors,
         ],

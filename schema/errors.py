@@ -7,6 +7,7 @@ from graphql import GraphQLError
 
 from app.errors import ErrorCode as ErrorCodeEnum
 from app.errors import ServiceError
+from schema.operation_metrics import note_user_error
 
 ErrorCode = strawberry.enum(ErrorCodeEnum, name="ErrorCode")
 
@@ -18,6 +19,9 @@ class UserError:
         "For people, in the reader's language (Accept-Language, or the carbon_lang cookie; "
         "Chinese by default). Clients act on `code`."))
     field: str | None = None
+
+    def __post_init__(self) -> None:
+        note_user_error(self.code)  # counted with the operation that refused
 
 
 def user_errors(exc: ServiceError) -> list[UserError]:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app import ratelimit
+from app.business_metrics import count_partner_records
 from app.credits import signatures
 from app.credits.records import BadRequest, UnreadableRecord, parse_body
 from app.i18n.messages import N_, Text
@@ -69,6 +70,7 @@ async def receive_activities(request: Request) -> JSONResponse:
         return _error(413, N_("at most %(max)s records a request", max=settings.partner_max_records))
     readable = [record for record in records if isinstance(record, dict)]
     outcomes = iter(await services.ingestor.ingest(partner.id, readable))
-    return JSONResponse({"results": [
-        record.to_json() if isinstance(record, UnreadableRecord) else next(outcomes).to_json()
-        for record in records]})
+    results = [record.to_json() if isinstance(record, UnreadableRecord) else next(outcomes).to_json()
+               for record in records]
+    count_partner_records(partner.id, ((r["status"], r.get("reason")) for r in results))
+    return JSONResponse({"results": results})

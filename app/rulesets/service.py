@@ -17,6 +17,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.business_metrics import RULES_VERSION
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_
@@ -55,6 +56,7 @@ class RulesProvider:
             self.rules = parse_rules(active.content, f"rules v{active.version}",
                                      fill_missing=True)  # may predate bilingual content
         self.version, self.checksum = active.version, active.checksum
+        RULES_VERSION.set(active.version)
         log.info("now playing by rules v%d (%s)", active.version, active.note)
         return True
 
