@@ -14,8 +14,8 @@ import hmac
 import logging
 import os
 import shutil
-import tempfile
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -97,7 +97,7 @@ def metrics_endpoint_for(token: str | None) -> Callable[[Request], Any]:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged (one every few seconds)."""
 
 

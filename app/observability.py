@@ -66,12 +66,12 @@ def iso_time(record: logging.LogRecord) -> str:
 
 
 class IsoJsonFormatter(JsonFormatter):
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return iso_time(record)
 
 
 class IsoFormatter(logging.Formatter):
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return iso_time(record)
 
 

@@ -17,11 +17,11 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app import database
 from app.auth.sms import SmsProvider
 from app.body_limits import BodyLimit, BodyLimitMiddleware
+from app.business_metrics import keep_database_gauges_fresh
 from app.console.routes import console_routes
 from app.credits.partner_http import body_too_large as partner_body_too_large
 from app.credits.partner_http import receive_activities
 from app.i18n.middleware import LanguageMiddleware
-from app.business_metrics import keep_database_gauges_fresh
 from app.metrics_exposition import metrics_endpoint_for
 from app.observability import RequestContextMiddleware, configure_logging
 from app.payouts.worker import PayoutWorker

@@ -241,13 +241,14 @@ class Receiver:
 
     def __init__(self, port: int) -> None:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest)
+            ExportTraceServiceRequest,
+        )
 
         spans = self.spans = []
         paths = self.paths = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 paths.append(self.path)
                 request = ExportTraceServiceRequest.FromString(body)
@@ -278,8 +279,8 @@ def receiver():
 
 
 def attributes(span) -> dict:
-    return {a.key: (a.value.string_value or a.value.int_value or list(
-        v.string_value for v in a.value.array_value.values)) for a in span.attributes}
+    return {a.key: (a.value.string_value or a.value.int_value or [
+        v.string_value for v in a.value.array_value.values]) for a in span.attributes}
 
 
 async def test_spans_per_request_and_operation_reach_an_otlp_collector(make_app, receiver):
