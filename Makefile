@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean schema-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The live schema must not break the schema clients build against: main's schema.graphql
+# (origin/main), or the committed one where there is no origin/main (schema.graphql itself
+# before its first commit).
+SCHEMA_BASE ?= origin/main
+schema-check: $(STAMP)
+	@baseline=$$(mktemp); \
+	git show $(SCHEMA_BASE):schema.graphql > $$baseline 2>/dev/null \
+	  || git show HEAD:schema.graphql > $$baseline 2>/dev/null \
+	  || cp schema.graphql $$baseline; \
+	$(BIN)/carbon-planet schema check --against $$baseline; status=$$?; \
+	rm -f $$baseline; exit $$status
 
 clean:
 	rm -rf $(VENV) var

@@ -330,6 +330,8 @@ def main() -> None:
 
 from app.merchants.cli import merchants_cli  # noqa: E402  (sub-commands in their own modules)
 from app.payouts.cli import payouts_cli  # noqa: E402
+from schema.cli import schema_cli  # noqa: E402
 
 cli.add_typer(payouts_cli, name="payouts")
 cli.add_typer(merchants_cli, name="merchants")
+cli.add_typer(schema_cli, name="schema")

@@ -29,6 +29,8 @@ from app.services import Services
 from app.settings import Settings, get_settings
 from app.tracing import TracingUnavailable, start_tracing
 from schema import build_schema, graphiql
+from schema.persisted_queries import PersistedQueries
+from schema.query_manifest import ManifestError
 from schema.view import GraphQLView
 from schema.view import body_too_large as graphql_body_too_large
 
@@ -96,8 +98,13 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
 
         spans = operation_spans(tracing.provider)
     schema = build_schema(settings, tracing=spans)
+    try:
+        persisted_queries = PersistedQueries.from_settings(settings, schema)
+    except ManifestError as exc:
+        raise ConfigurationError(f"CARBON_PERSISTED_QUERY_MANIFEST: {exc}") from None
     graphql = GraphQLView(schema, graphiql=settings.graphiql,
-                          session_check_seconds=settings.ws_session_check_seconds)
+                          session_check_seconds=settings.ws_session_check_seconds,
+                          persisted_queries=persisted_queries)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -127,6 +127,20 @@ class Settings(BaseSettings):
     ws_session_check_seconds: float = Field(
         default=10.0, gt=0,
         description="How often an open websocket's session is checked again (also at expiry)")
+    persisted_queries: Literal["off", "automatic", "allowlist"] = Field(
+        default="automatic",
+        description="Persisted queries: 'automatic' (Apollo APQ: clients register documents by "
+                    "hash), 'allowlist' (only the manifest's operations run), 'off'")
+    persisted_query_manifest: str | None = Field(
+        default=None, description="Apollo persisted-query manifest of the registered operations "
+                                  "(default: the client contract's, schema/persisted-query-manifest.json)")
+    persisted_query_ttl_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long Redis keeps a registered document")
+    persisted_query_max_bytes: int = Field(
+        default=20_000, ge=1, description="Longer documents run but are not registered")
+    persisted_query_public_max_age: int = Field(
+        default=60, ge=0,
+        description="max-age of a public GET answer of a persisted query (0: never public)")
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -3,11 +3,14 @@ websocket handler that re-checks the caller.
 
 Document limits, error codes and the text check live in the schema (`schema.limits`,
 `schema.inputs`, `CarbonSchema`), so they hold on every transport; body and message sizes
-are bounded by `app.body_limits` before anything here reads them.
+are bounded by `app.body_limits` before anything here reads them. Persisted queries
+(`schema.persisted_queries`) are resolved here and in the websocket handler, before the
+schema sees the document.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -18,12 +21,16 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.i18n.messages import _
 from schema import graphiql
 from schema.context import Context
+from schema.persisted_queries import PersistedQueries, PersistedQueryRefused
 from schema.websocket import SessionCheckingTransportWSHandler
 
 
@@ -43,13 +50,20 @@ def body_too_large(limit: int) -> JSONResponse:
 class GraphQLView(GraphQL):
     graphql_transport_ws_handler_class = SessionCheckingTransportWSHandler
 
-    def __init__(self, schema: Any, *, graphiql: bool, session_check_seconds: float = 10.0) -> None:
+    def __init__(self, schema: Any, *, graphiql: bool, session_check_seconds: float = 10.0,
+                 persisted_queries: PersistedQueries | None = None) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.session_check_seconds = session_check_seconds
+        self.persisted_queries = persisted_queries
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET naming its document by hash (no `query`) is an operation, not the IDE."""
+        return "extensions" not in request.query_params \
+            and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page, whose scripts this app serves (strawberry's loads a CDN's)."""
@@ -63,7 +77,36 @@ class GraphQLView(GraphQL):
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = refused_request(exc.status_code, exc.reason)
+        except PersistedQueryRefused as exc:
+            refusal = exc.refusal
+            response = refused_request(refusal.status, refusal.message, refusal.code)
         await response(scope, receive, send)
+
+    async def execute_operation(self, request: Request, request_adapter: Any,  # noqa: PLR0917
+                                request_data: Any, context: Context, root_value: Any,
+                                sub_response: Response) -> Any:
+        """The persisted query's document in place of the request's query (or its refusal),
+        and Cache-Control on a GET that named its document by hash. Batches are refused
+        before this (batching is off)."""
+        persisted = self.persisted_queries
+        if persisted is None or not isinstance(request_data, GraphQLRequestData):
+            return await super().execute_operation(request, request_adapter, request_data,
+                                                   context, root_value, sub_response)
+        resolved = await persisted.resolve(request_data.query, request_data.extensions,
+                                           context.services.redis)
+        if resolved.refusal is not None:
+            if resolved.refusal.status != 200:
+                raise PersistedQueryRefused(resolved.refusal)
+            return ExecutionResult(data=None, errors=[resolved.refusal.error()])
+        request_data = dataclasses.replace(request_data, query=resolved.query)
+        result = await super().execute_operation(request, request_adapter, request_data,
+                                                 context, root_value, sub_response)
+        if request_adapter.method == "GET" and resolved.hash is not None:
+            sub_response.headers["Cache-Control"] = persisted.cache_control(
+                resolved, request_data.operation_name, request.headers.get("authorization"),
+                ok=isinstance(result, ExecutionResult) and not result.errors)
+            sub_response.headers["Vary"] = "Accept-Language, Cookie, Authorization"
+        return result
 
     def decode_json(self, data: str | bytes) -> object:
         """The body (or GET `variables`), refused with a 400 unless it is a JSON object or

@@ -10,6 +10,9 @@
 - An operation refused before it runs (syntax, validation, limits) is answered with an
   `error` message carrying `extensions.code`, as for any other refusal; the socket stays
   open (strawberry would close it with 4400 and the parser's message as the reason).
+- A `subscribe` payload's `extensions.persistedQuery` names its document by hash, as over
+  HTTP (`schema.persisted_queries`); in allow-list mode other documents are refused with
+  an `error` message.
 """
 
 from __future__ import annotations
@@ -44,6 +47,22 @@ class SessionCheckingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, A
     @staticmethod
     def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
         return None
+
+    async def handle_subscribe(self, message: Any) -> None:
+        persisted = getattr(self.view, "persisted_queries", None)
+        payload = message.get("payload")
+        if persisted is None or not self.connection_acknowledged or not isinstance(payload, dict):
+            await super().handle_subscribe(message)  # strawberry refuses what it must
+            return
+        resolved = await persisted.resolve(payload.get("query"), payload.get("extensions"),
+                                           self.context.services.redis)
+        if resolved.refusal is not None:
+            await self.send_message({"id": message["id"], "type": "error",
+                                     "payload": [resolved.refusal.error().formatted]})
+            return
+        if resolved.query is not None:
+            message = {**message, "payload": {**payload, "query": resolved.query}}
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
