@@ -26,8 +26,7 @@ def manifest_command(
     validated against the schema."""
     from app.settings import get_settings
     from schema import build_schema
-    from schema.query_manifest import (DEFAULT_MANIFEST, ManifestError, build_manifest,
-                                       manifest_text)
+    from schema.query_manifest import DEFAULT_MANIFEST, ManifestError, build_manifest, manifest_text
 
     settings = get_settings()
     target = output or Path(settings.persisted_query_manifest or DEFAULT_MANIFEST)

@@ -42,7 +42,7 @@ from app.i18n.messages import _
 from app.settings import Settings
 from schema.limits import DocumentChecker
 from schema.permissions import Public
-from schema.query_manifest import DEFAULT_MANIFEST, ManifestError, document_hash, load_manifest
+from schema.query_manifest import DEFAULT_MANIFEST, document_hash, load_manifest
 
 log = logging.getLogger("carbon_planet.persisted_queries")
 

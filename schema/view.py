@@ -82,7 +82,7 @@ class GraphQLView(GraphQL):
             response = refused_request(refusal.status, refusal.message, refusal.code)
         await response(scope, receive, send)
 
-    async def execute_operation(self, request: Request, request_adapter: Any,  # noqa: PLR0917
+    async def execute_operation(self, request: Request, request_adapter: Any,
                                 request_data: Any, context: Context, root_value: Any,
                                 sub_response: Response) -> Any:
         """The persisted query's document in place of the request's query (or its refusal),
