@@ -330,8 +330,10 @@ def main() -> None:
 
 from app.merchants.cli import merchants_cli  # noqa: E402  (sub-commands in their own modules)
 from app.payouts.cli import payouts_cli  # noqa: E402
+from app.persisted_queries_cli import persisted_queries_cli  # noqa: E402
 from schema.cli import schema_cli  # noqa: E402
 
 cli.add_typer(payouts_cli, name="payouts")
+cli.add_typer(persisted_queries_cli, name="persisted-queries")
 cli.add_typer(merchants_cli, name="merchants")
 cli.add_typer(schema_cli, name="schema")
