@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
 from tests.test_observability import operations, samples
-from tests.test_server_process import COMMAND, clean_env
+from tests.test_server_process import COMMAND, clean_env, listening_sockets
 
 APP_PORT = 18150
 METRICS_PORT = 18151
@@ -46,7 +46,7 @@ def test_metrics_sum_every_workers_operations(tmp_path, metrics_on):
     if metrics_on == "own port":
         env["CARBON_METRICS_PORT"] = str(METRICS_PORT)
     done = subprocess.run([COMMAND, "migrate"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:
@@ -56,6 +56,8 @@ def test_metrics_sum_every_workers_operations(tmp_path, metrics_on):
     base = f"http://127.0.0.1:{APP_PORT}"
     try:
         deadline = datetime.now() + timedelta(seconds=60)
+        while listening_sockets(APP_PORT) < 2 and datetime.now() < deadline:
+            time.sleep(0.2)  # both workers listen before the operations are sent
         answered = 0
         while answered < SENT and datetime.now() < deadline:
             try:  # a new connection each time: the kernel spreads them over both workers
