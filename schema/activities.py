@@ -20,10 +20,9 @@ from methodology import public_caps, public_factors
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import (
     Connection,
-    build_connection,
     decode_newest,
     newest_key,
-    page_args,
+    paginate,
 )
 from schema.permissions import IsAuthenticated, Public, requires_role
 
@@ -147,9 +146,9 @@ class SyncStepsPayload:
 
 
 async def activities_of(player_id: str, first: int | None, after: str | None) -> Connection[Activity]:
-    limit, key = page_args(first, after, decode_newest)
-    rows = await queries.player_activities(player_id, limit + 1, key)
-    return build_connection(rows, limit, Activity.from_model, newest_key)
+    return await paginate(first, after,
+                          lambda n, key: queries.player_activities(player_id, n, key),
+                          Activity.from_model, newest_key, decode_newest)
 
 
 @strawberry.type
@@ -183,10 +182,11 @@ class CreditsQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[PartnerRecord]:
-        limit, key = page_args(first, after)
-        rows = await queries.partner_records(limit + 1, key[0] if key else None, partner_id,
-                                             status, since, until)
-        return build_connection(rows, limit, PartnerRecord.from_model, lambda r: (r.id,))
+        return await paginate(
+            first, after,
+            lambda n, key: queries.partner_records(n, key[0] if key else None, partner_id,
+                                                   status, since, until),
+            PartnerRecord.from_model, lambda r: (r.id,))
 
 
 @strawberry.type

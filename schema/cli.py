@@ -7,8 +7,14 @@ from pathlib import Path
 
 import typer
 
-from schema.contract import (CHANGES_FILE, SDL_FILE, ContractFileError, check, live_sdl,
-                             load_declarations)
+from schema.contract import (
+    CHANGES_FILE,
+    SDL_FILE,
+    ContractFileError,
+    check,
+    live_sdl,
+    load_declarations,
+)
 
 schema_cli = typer.Typer(help="The GraphQL schema as a contract with clients.",
                          no_args_is_help=True)

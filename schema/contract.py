@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import graphql
-from graphql import (BreakingChange, BreakingChangeType, DangerousChange, GraphQLEnumType,
-                     GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema)
+from graphql import (
+    BreakingChange,
+    BreakingChangeType,
+    DangerousChange,
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+)
 from strawberry.printer import print_schema
 
 ROOT = Path(__file__).resolve().parent.parent

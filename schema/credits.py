@@ -9,7 +9,7 @@ import strawberry
 from app.ledger import service as ledger
 from app.ledger.models import LedgerLine
 from app.ledger.service import Asset as AssetEnum
-from schema.pagination import Connection, build_connection, page_args
+from schema.pagination import Connection, paginate
 
 Asset = strawberry.enum(AssetEnum, name="Asset")
 
@@ -58,6 +58,6 @@ async def balances_of(player_id: str) -> Balances:
 
 
 async def ledger_of(player_id: str, first: int | None, after: str | None) -> Connection[LedgerEntry]:
-    limit, key = page_args(first, after)
-    lines = await ledger.player_lines(player_id, limit + 1, key[0] if key else None)
-    return build_connection(lines, limit, LedgerEntry.from_model, lambda line: (line.id,))
+    return await paginate(
+        first, after, lambda n, key: ledger.player_lines(player_id, n, key[0] if key else None),
+        LedgerEntry.from_model, lambda line: (line.id,))

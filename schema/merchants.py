@@ -19,7 +19,7 @@ from app.merchants.models import Settlement as SettlementModel
 from app.merchants.models import SettlementStatus as SettlementStatusEnum
 from schema.accounts import PlayerType
 from schema.errors import UserError, user_errors
-from schema.pagination import Connection, build_connection, decode_newest, newest_key, page_args
+from schema.pagination import Connection, decode_newest, newest_key, page_args, paginate
 from schema.permissions import IsAuthenticated, requires_role
 
 SettlementStatus = strawberry.enum(SettlementStatusEnum, name="SettlementStatus")
@@ -83,9 +83,10 @@ class MerchantType:
     @strawberry.field(permission_classes=[MerchantStaffOrOperator], description="Newest first.")
     async def payments(self, first: int | None = None,
                        after: str | None = None) -> Connection[MerchantPayment]:
-        limit, key = page_args(first, after, decode_newest)
-        rows = await merchants.merchant_payments(str(self.id), limit + 1, key)
-        return build_connection(rows, limit, MerchantPayment.from_model, newest_key)
+        merchant_id = str(self.id)
+        return await paginate(first, after,
+                              lambda n, key: merchants.merchant_payments(merchant_id, n, key),
+                              MerchantPayment.from_model, newest_key, decode_newest)
 
     @strawberry.field(permission_classes=[MerchantStaffOrOperator],
                       description="Newest period first.")
@@ -139,9 +140,8 @@ class MerchantQuery:
     @strawberry.field(permission_classes=[IsOperator], description="Newest first (operators).")
     async def merchants(self, first: int | None = None,
                         after: str | None = None) -> Connection[MerchantType]:
-        limit, key = page_args(first, after, decode_newest)
-        rows = await merchants.list_merchants(limit + 1, key)
-        return build_connection(rows, limit, MerchantType.from_model, newest_key)
+        return await paginate(first, after, merchants.list_merchants,
+                              MerchantType.from_model, newest_key, decode_newest)
 
     @strawberry.field(permission_classes=[IsOperator],
                       description="One merchant by id (operators); null when there is none.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -19,10 +19,16 @@ Node = TypeVar("Node")
 DEFAULT_PAGE, MAX_PAGE = 20, 100
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "Relay page info. Lists page forwards: pass `endCursor` as `after` while `hasNextPage`."))
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Items precede this page (only after a cursor: the first page has none).")
+    start_cursor: str | None = strawberry.field(
+        description="The first edge's cursor; null when the page is empty.")
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor; null when the page is empty.")
 
 
 @strawberry.type
@@ -64,15 +70,40 @@ def page_size(first: int | None) -> int:
 
 
 def build_connection(
-    rows: Sequence[Any], limit: int, to_node: Callable[[Any], Node], key_of: Callable[[Any], tuple]
+    rows: Sequence[Any], limit: int, to_node: Callable[[Any], Node], key_of: Callable[[Any], tuple],
+    has_previous_page: bool = False,
 ) -> Connection[Node]:
     """A page from `limit + 1` fetched rows: the extra row only tells that more follow."""
     edges = [Edge(cursor=encode_cursor(*key_of(row)), node=to_node(row)) for row in rows[:limit]]
     return Connection(
         edges=edges,
-        page_info=PageInfo(has_next_page=len(rows) > limit,
+        page_info=PageInfo(has_next_page=len(rows) > limit, has_previous_page=has_previous_page,
+                           start_cursor=edges[0].cursor if edges else None,
                            end_cursor=edges[-1].cursor if edges else None),
     )
+
+
+Fetch = Callable[[int, tuple | None], Awaitable[Sequence[Any]]]
+
+
+async def paginate(
+    first: int | None, after: str | None, fetch: Fetch, to_node: Callable[[Any], Node],
+    key_of: Callable[[Any], tuple],
+    decode: Callable[[str | None], tuple | None] = decode_cursor,
+) -> Connection[Node]:
+    """One page of a list. `fetch(n, key)` reads up to n rows in the list's order after the
+    row whose key is `key` (from the start when None).
+
+    After a cursor, the list's first row (one more indexed read of one row) tells whether
+    anything precedes the page: it does unless that row is the page's own first row. The
+    cursor's row itself may have left a filtered list (an order that changed status)."""
+    limit, key = page_args(first, after, decode)
+    rows = await fetch(limit + 1, key)
+    has_previous = False
+    if key is not None:
+        head = await fetch(1, None)
+        has_previous = bool(head) and (not rows or key_of(head[0]) != key_of(rows[0]))
+    return build_connection(rows, limit, to_node, key_of, has_previous_page=has_previous)
 
 
 def newest_key(row: Any) -> tuple:

@@ -12,7 +12,7 @@ from app.ledger.chain import EPOCH, micros
 from app.payouts import queries
 from app.payouts.models import Payout as PayoutModel
 from app.payouts.models import PayoutStatus as PayoutStatusEnum
-from schema.pagination import Connection, build_connection, decode_cursor, page_args
+from schema.pagination import Connection, decode_cursor, paginate
 from schema.permissions import requires_role
 
 PayoutStatus = strawberry.enum(PayoutStatusEnum, name="PayoutStatus")
@@ -64,6 +64,6 @@ class PayoutQuery:
         "Cash payouts in the outbox, newest first (operators); all statuses when none is given."))
     async def payouts(self, status: PayoutStatus | None = None, first: int | None = None,
                       after: str | None = None) -> Connection[Payout]:
-        limit, key = page_args(first, after, _decode)
-        rows = await queries.payouts(status.value if status else None, limit + 1, key)
-        return build_connection(rows, limit, Payout.from_model, _key)
+        wanted = status.value if status else None
+        return await paginate(first, after, lambda n, key: queries.payouts(wanted, n, key),
+                              Payout.from_model, _key, _decode)

@@ -20,10 +20,10 @@ from app.shop.models import ShopItem as ItemModel
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import (
     Connection,
-    build_connection,
     decode_newest,
     newest_key,
     page_args,
+    paginate,
 )
 from schema.permissions import IsAuthenticated, Public, requires_role
 
@@ -161,9 +161,9 @@ class OrderPayload:
 
 
 async def orders_of(player_id: str, first: int | None, after: str | None) -> Connection[Order]:
-    limit, key = page_args(first, after, decode_newest)
-    rows = await redemption.player_orders(player_id, limit + 1, key)
-    return build_connection(rows, limit, Order.from_model, newest_key)
+    return await paginate(first, after,
+                          lambda n, key: redemption.player_orders(player_id, n, key),
+                          Order.from_model, newest_key, decode_newest)
 
 
 @strawberry.type
@@ -173,21 +173,24 @@ class ShopQuery:
         "and those for every city."))
     async def shop_items(self, info: Info, first: int | None = None,
                          after: str | None = None) -> Connection[ShopItem]:
-        limit, key = page_args(first, after, decode_newest)
+        page_args(first, after, decode_newest)  # a malformed argument before anything is read
         city = None
         if await info.context.optional_principal() is not None:
             city = (await info.context.player()).city
-        rows = await catalogue.visible_items(utcnow(), city, limit + 1, key)
-        return build_connection(rows, limit, ShopItem.from_model, newest_key)
+        now = utcnow()
+        return await paginate(first, after,
+                              lambda n, key: catalogue.visible_items(now, city, n, key),
+                              ShopItem.from_model, newest_key, decode_newest)
 
     @strawberry.field(permission_classes=[IsOperator],
                       description="Every item, withdrawn and past ones too (operators).")
     async def all_shop_items(self, first: int | None = None,
                              after: str | None = None) -> Connection[ShopItem]:
-        limit, key = page_args(first, after, decode_newest)
-        rows = await catalogue.visible_items(utcnow(), None, limit + 1, key,
-                                             include_inactive=True)
-        return build_connection(rows, limit, ShopItem.from_model, newest_key)
+        now = utcnow()
+        return await paginate(
+            first, after,
+            lambda n, key: catalogue.visible_items(now, None, n, key, include_inactive=True),
+            ShopItem.from_model, newest_key, decode_newest)
 
     @strawberry.field(permission_classes=[IsOperator], description=(
         "One item by id, withdrawn and past ones too (operators); null when there is none."))
@@ -203,24 +206,27 @@ class ShopQuery:
     async def shop_orders(self, status: OrderStatusEnum | None = None,
                           item_id: strawberry.ID | None = None, first: int | None = None,
                           after: str | None = None) -> Connection[Order]:
-        limit, key = page_args(first, after, decode_newest)
+        page_args(first, after, decode_newest)  # a malformed argument before anything is read
         item = None
         if item_id is not None:
             try:
                 item = catalogue.parse_item_id(str(item_id))
             except ServiceError as exc:
                 raise client_error(exc) from None
-        rows = await redemption.orders(limit + 1, key, status.value if status else None, item)
-        return build_connection(rows, limit, Order.from_model, newest_key)
+        wanted = status.value if status else None
+        return await paginate(first, after,
+                              lambda n, key: redemption.orders(n, key, wanted, item),
+                              Order.from_model, newest_key, decode_newest)
 
     @strawberry.field(permission_classes=[IsOperator],
                       description="The audit log of shop and merchant changes, newest first.")
     async def audit_log(self, target_type: str | None = None, target_id: str | None = None,
                         first: int | None = None, after: str | None = None
                         ) -> Connection[AuditEntry]:
-        limit, key = page_args(first, after)
-        rows = await audit.entries(target_type, target_id, limit + 1, key[0] if key else None)
-        return build_connection(rows, limit, AuditEntry.from_model, lambda e: (e.id,))
+        return await paginate(
+            first, after,
+            lambda n, key: audit.entries(target_type, target_id, n, key[0] if key else None),
+            AuditEntry.from_model, lambda e: (e.id,))
 
 
 @strawberry.type

@@ -40,6 +40,7 @@ def test_export_writes_the_sdl(tmp_path):
     result = CliRunner().invoke(cli, ["schema", "export", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text(encoding="utf-8") == LIVE
+    assert "type PageInfo" in LIVE and "hasPreviousPage: Boolean!" in LIVE
 
 
 def test_the_live_schema_does_not_break_the_committed_one(tmp_path):
