@@ -135,8 +135,8 @@ async def run(opts: argparse.Namespace, workdir: str) -> None:
     env = {**load_server_env(database_url, opts.redis_url, workdir),
            "CARBON_HOST_ISSUERS": json.dumps([{"issuer": ISSUER, "hs256_secret": ISSUER_SECRET}]),
            "CARBON_PERSISTED_QUERIES": "automatic"}
-    subprocess.run([str(BIN / "carbon-planet"), "migrate"], env=env, cwd=workdir, check=True,
-                   stdout=subprocess.DEVNULL)
+    await asyncio.to_thread(subprocess.run, [str(BIN / "carbon-planet"), "migrate"], env=env,
+                            cwd=workdir, check=True, stdout=subprocess.DEVNULL)
     server = Server([str(BIN / "carbon-planet"), "serve", "--host", "127.0.0.1",
                      "--port", str(opts.port), "--workers", str(opts.workers)],
                     env, opts.port, Path(workdir) / "server.log")
@@ -176,8 +176,8 @@ def report(ways: dict[str, list[Request]], results: dict[str, list[Result]], hos
           f"{opts.concurrency} connections, {opts.rounds} round(s) of {opts.requests} requests")
     print(f"{'sent as':10} {'bytes/request':>14} {'vs text':>8} {'GraphQL part':>13} "
           f"{'vs text':>8} {'req/s':>9} {'vs text':>8}  errors  (per operation: bytes)")
-    for name in ways:
-        sizes = ", ".join(f"{q[0]} {r.size(host, port)}" for q, r in zip(HOME_QUERIES, ways[name],
+    for name, requests in ways.items():
+        sizes = ", ".join(f"{q[0]} {r.size(host, port)}" for q, r in zip(HOME_QUERIES, requests,
                                                                          strict=True))
         part = mean_graphql_part(name)
         print(f"{name:10} {mean_bytes(name):14.0f} {mean_bytes(name) / mean_bytes('text'):8.2f} "
