@@ -86,8 +86,8 @@ Selection and description
 `MethodologyRegistry.for_kind(kind, at)` picks, among the methodologies covering the kind
 with effective_from <= at, the one that took effect last (within an id: the highest
 version); activities keep the id and version they were computed with.
-`default_registry()` loads the shipped files once. `Methodology.describe()` (and the
-`factors`/`caps` properties, `public_factors`/`public_caps`) give the public description:
+`default_registry()` loads the shipped files once. `describe(methodology)` (and
+`public_factors`/`public_caps`) give the public description:
 factors as (key, value as written, unit, source), e.g. "bus.baseline", "rates.grams_per_point";
 caps and bounds as (key, whole value, unit), e.g. "bus.daily_cap_grams", "bus.max_speed_kmh".
 A city changes figures by adding a file with a higher version and a later effective_from.
@@ -114,6 +114,7 @@ from methodology.public import (
     MethodologyDescription,
     PublicCap,
     PublicFactor,
+    describe,
     public_caps,
     public_factors,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "check_collection",
     "check_time_window",
     "default_registry",
+    "describe",
     "load_directory",
     "load_methodology",
     "parse_methodology",

@@ -24,15 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-from methodology.public import (
-    MethodologyDescription,
-    PublicCap,
-    PublicFactor,
-    describe,
-    public_caps,
-    public_factors,
-)
-
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
 DECIMALS = 3  # milligram precision for factors in grams
@@ -200,14 +191,3 @@ class Methodology(_Strict):
 
     def covers(self, kind: str) -> bool:
         return kind in self.travel or (kind == "steps" and self.steps is not None)
-
-    @property
-    def factors(self) -> list[PublicFactor]:
-        return public_factors(self)
-
-    @property
-    def caps(self) -> list[PublicCap]:
-        return public_caps(self)
-
-    def describe(self) -> MethodologyDescription:
-        return describe(self)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from methodology.model import Methodology
+from methodology.model import Methodology
 
 
 RATE_UNITS = {"grams_per_point": "gCO2e/point", "growth_per_kg": "growth/kgCO2e"}

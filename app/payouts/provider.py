@@ -43,12 +43,13 @@ class PayoutProvider(Protocol):
         ...
 
 
-def load_payout_provider(spec: str) -> PayoutProvider:
-    if spec == "sandbox":
-        from app.payouts.sandbox import SandboxProvider
+# Short names for the providers that ship with the project; they load like any
+# other plug-in, so this interface module imports none of its implementations.
+BUILT_IN_PROVIDERS = {"sandbox": "app.payouts.sandbox:SandboxProvider"}
 
-        return SandboxProvider()
-    module_name, _, class_name = spec.partition(":")
+
+def load_payout_provider(spec: str) -> PayoutProvider:
+    module_name, _, class_name = BUILT_IN_PROVIDERS.get(spec, spec).partition(":")
     if not module_name or not class_name:
         raise ValueError(
             f"CARBON_PAYOUT_PROVIDER must be 'sandbox' or 'package.module:Class', not {spec!r}")
