@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean schema-check
+.PHONY: run test lint clean schema-check docs docs-serve
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ schema-check: $(STAMP)
 	  || cp schema.graphql $$baseline; \
 	$(BIN)/carbon-planet schema check --against $$baseline; status=$$?; \
 	rm -f $$baseline; exit $$status
+
+# The documentation site (mkdocs.yml, pages under docs/): built into var/site/, every
+# warning an error; docs-serve rebuilds on each change (DOCS_ADDR to move it).
+DOCS_ADDR ?= 127.0.0.1:8001
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(DOCS_ADDR)
 
 clean:
 	rm -rf $(VENV) var
