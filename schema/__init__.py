@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.exceptions import MissingQueryError
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -20,14 +21,15 @@ from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
 from schema.context import Context
-from schema.limits import (DocumentChecker, DocumentLimits, DocumentLimitSettings,
-                           reworded_parse_error)
+from schema.error_codes import CodedExecutor, fallback_code, with_code
+from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.operation_metrics import OperationMetrics
 from schema.payouts import PayoutQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.regulator import RegulatorQuery
 from schema.rules import RulesMutation, RulesQuery
+from schema.scalars import AWARE_DATETIME
 from schema.shop import ShopMutation, ShopQuery
 
 log = logging.getLogger("carbon_planet.graphql")
@@ -64,27 +66,10 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
-def error_code(error: GraphQLError) -> str:
-    """The code of an error that was not raised with one: what stopped the operation
-    (graphql-core's messages, in English; the depth and alias limits carry their code)."""
-    message = error.message
-    if (
-        "tokens. Parsing aborted" in message
-        or "nested too deeply" in message
-        or "Validation aborted" in message  # graphql-core's budget for overlapping fields
-    ):
-        return "QUERY_TOO_COMPLEX"
-    if message.startswith("Syntax Error"):
-        return "GRAPHQL_PARSE_FAILED"
-    if error.path is None:  # refused before running: unknown field, bad argument or variable
-        return "GRAPHQL_VALIDATION_FAILED"
-    return "BAD_REQUEST"  # raised while running, without a code
-
-
 class CarbonSchema(strawberry.Schema):
     """Codes on every error and a fresh caller per operation, on every transport."""
 
-    limits: DocumentLimitSettings | None = None  # set by build_schema
+    limits: DocumentLimitSettings | None = None  # set by build_schema (persisted queries)
 
     async def stream(self, query: str | None, variable_values: Any = None,
                      context_value: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -99,10 +84,8 @@ class CarbonSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if not is_unexpected(error) and not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": error_code(error)}
-                if self.limits is not None:
-                    reworded_parse_error(error, self.limits)
+            if not is_unexpected(error):  # most got their code where they arose
+                with_code(error, fallback_code(error))
             if is_unexpected(error):
                 GRAPHQL_ERRORS.inc()
                 log.error(
@@ -127,6 +110,8 @@ def build_schema(settings: Settings,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=CodedExecutor,
+        scalar_overrides={datetime: AWARE_DATETIME},
         extensions=[  # factories: each operation gets fresh extension instances
             OperationMetrics,  # first: it finishes last, and counts the errors clients get
             *([tracing] if tracing else []),

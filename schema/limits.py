@@ -15,7 +15,8 @@ HTTP POST, GET and websocket `subscribe` messages all reach `Schema.execute` or
 Parsing, the field count and validation are remembered together for short documents
 (clients send the same few again and again), per reader's language: the limits' errors
 are ours, worded in it (`app.i18n.messages`). graphql-core's own messages (syntax,
-validation) stay as it words them, except its parser's limits (`reworded_parse_error`). The size of the request itself (HTTP body,
+validation) stay as it words them, except its parser's limits. Every error gets its code
+where it arises (`schema.error_codes`). The size of the request itself (HTTP body,
 websocket frame) is bounded before any of this, by `app.body_limits`.
 """
 
@@ -33,6 +34,7 @@ from strawberry.schema.schema import validate_document
 
 from app.i18n import current_language
 from app.i18n.messages import _
+from schema.error_codes import VALIDATION_FAILED, parse_operation, too_complex, validation_error
 from schema.inputs import DocumentStrings, document_strings, operation_text_problem
 
 CACHED_QUERY_CHARS = 20_000  # longer documents are checked every time: no cache to fill
@@ -54,10 +56,6 @@ class PreparedDocument:
     document: graphql.DocumentNode | None
     errors: tuple[GraphQLError, ...]
     strings: DocumentStrings | None = None
-
-
-def too_complex(message: str, nodes: Any = None) -> GraphQLError:
-    return GraphQLError(message, nodes, extensions={"code": "QUERY_TOO_COMPLEX"})
 
 
 class _RewordingContext:
@@ -86,15 +84,6 @@ def reworded(rule: type[ASTValidationRule],
 
     Reworded.__name__ = f"Reworded{rule.__name__}"
     return Reworded
-
-
-def reworded_parse_error(error: GraphQLError, limits: DocumentLimitSettings) -> None:
-    """graphql-core's parser words the token limit and its nesting limit itself (strawberry
-    parses a document that failed again, and reports its error): in the reader's language."""
-    if "tokens. Parsing aborted" in error.message:
-        error.message = _("The operation has more than %(max)s tokens.", max=limits.max_tokens)
-    elif "Document is nested too deeply. Parsing aborted" in error.message:
-        error.message = _("The operation is nested too deeply to be read.")
 
 
 def expanded_field_count(document: graphql.DocumentNode, limit: int) -> int:
@@ -155,7 +144,11 @@ class DocumentChecker:
     def _prepare(self, query: str, language: str | None = None) -> PreparedDocument:
         """`language` keys the cache: the errors are worded in the reader's language."""
         try:
-            document = graphql.parse(query, max_tokens=self.limits.max_tokens)
+            document = parse_operation(
+                query, self.limits.max_tokens,
+                too_many_tokens=lambda: _("The operation has more than %(max)s tokens.",
+                                          max=self.limits.max_tokens),
+                too_deep=lambda: _("The operation is nested too deeply to be read."))
         except GraphQLError as error:
             return PreparedDocument(None, (error,))
         try:
@@ -166,7 +159,8 @@ class DocumentChecker:
             return PreparedDocument(document, (too_complex(_(
                 "The operation selects more than %(max)s fields once fragments are expanded.",
                 max=self.limits.max_fields)),))
-        errors = tuple(validate_document(self.schema, document, self.rules))
+        errors = tuple(validation_error(error)
+                       for error in validate_document(self.schema, document, self.rules))
         return PreparedDocument(document, errors,
                                 None if errors else document_strings(document))
 
@@ -183,7 +177,7 @@ def several_operations_unnamed(document: graphql.DocumentNode,
     return GraphQLError(
         _("The document has %(count)s operations: send operationName to choose one.",
           count=count),
-        extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+        extensions={"code": VALIDATION_FAILED})
 
 
 class DocumentLimits(SchemaExtension):
@@ -205,6 +199,11 @@ class DocumentLimits(SchemaExtension):
             self.prepared = self.checker.prepare(context.query)
             context.graphql_document = self.prepared.document
         yield
+        if self.prepared is not None and self.prepared.document is None:
+            # strawberry parsed the text again and reports its own error: it reads as ours
+            [ours] = self.prepared.errors
+            for error in context.pre_execution_errors or ():
+                error.message, error.extensions = ours.message, dict(ours.extensions or {})
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
