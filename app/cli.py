@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 import typer
 from tortoise import Tortoise
 
 from app import database
 from app.auth.roles import Role
+from app.cli_database import with_database
 from app.i18n import set_language
 from app.settings import get_settings
 
 cli = typer.Typer(help="carbon-planet: city carbon-inclusive programme backend.", no_args_is_help=True)
-T = TypeVar("T")
-
-
-def _with_database(work: Callable[[], Awaitable[T]]) -> T:
-    async def run() -> T:
-        await Tortoise.init(config=database.tortoise_config(get_settings()))
-        try:
-            return await work()
-        finally:
-            await Tortoise.close_connections()
-
-    return asyncio.run(run())
 
 
 @cli.command()
@@ -87,7 +74,7 @@ def makemigrations() -> None:
         apps = database.tortoise_config(settings)["apps"]
         return await MigrationAutodetector(Tortoise.apps, apps).write()
 
-    written = _with_database(work)
+    written = with_database(work)
     typer.echo("\n".join(written) if written else "no changes")
 
 
@@ -111,7 +98,7 @@ def seed_demo() -> None:
             return None
         return await demo.seed_demo()
 
-    loaded = _with_database(work)
+    loaded = with_database(work)
     if loaded is None:
         typer.echo("database already has content; demo not loaded")
     else:
@@ -134,7 +121,7 @@ def grant_role(phone: str, role: Role) -> None:
         await player.save(update_fields=["roles"])
         return True
 
-    if not _with_database(work):
+    if not with_database(work):
         typer.secho("no account with that phone", fg="red", err=True)
         raise typer.Exit(1)
     typer.echo(f"{phone} now has role {role.value}")
@@ -149,7 +136,7 @@ def ledger_verify() -> None:
     """Recompute all hash chains and balances; exit 1 naming the first line that does not match."""
     from app.ledger.verify import verify_ledger
 
-    report = _with_database(verify_ledger)
+    report = with_database(verify_ledger)
     typer.echo(f"checked {report.accounts} accounts, {report.lines} lines")
     if not report.ok:
         for problem in report.problems:
@@ -185,7 +172,7 @@ def leaderboard_rebuild() -> None:
         finally:
             await redis.aclose()
 
-    lines = _with_database(work)
+    lines = with_database(work)
     typer.echo(f"leaderboards rebuilt from {lines} ledger lines")
 
 
@@ -279,7 +266,7 @@ def rules_publish(
                                      effective_from=at, dry_run=dry_run)
 
     try:
-        result = _with_database(work)
+        result = with_database(work)
     except ServiceError as exc:
         for problem in exc.message.split("; "):
             typer.secho(f"{file.name}: {problem}", fg="red", err=True)
@@ -305,7 +292,7 @@ def rules_rollback(
     from app.rulesets import service
 
     try:
-        result = _with_database(lambda: service.rollback(note, "cli", _known_kinds(), to))
+        result = with_database(lambda: service.rollback(note, "cli", _known_kinds(), to))
     except ServiceError as exc:
         typer.secho(exc.message, fg="red", err=True)
         raise typer.Exit(1) from None
@@ -317,7 +304,7 @@ def rules_versions() -> None:
     """The published rule sets, newest first."""
     from app.rulesets import service
 
-    for rs in _with_database(service.versions):
+    for rs in with_database(service.versions):
         typer.echo(f"v{rs.version}  {rs.effective_from.isoformat()}  {rs.checksum[:12]}  {rs.author}  {rs.note}")
 
 

@@ -22,14 +22,14 @@ def settle_command(
 
     Settling a period again pays nothing: those merchants are reported as already settled.
     """
-    from app.cli import _with_database
+    from app.cli_database import with_database
     from app.clock import utcnow
     from app.errors import ServiceError
     from app.merchants.settlement import settle
     from app.merchants.statements import yuan
 
     try:
-        report = _with_database(lambda: settle(period, utcnow(), rate, out))
+        report = with_database(lambda: settle(period, utcnow(), rate, out))
     except ServiceError as exc:
         typer.secho(f"cannot settle: {exc.message}", fg="red", err=True)
         raise typer.Exit(1) from None

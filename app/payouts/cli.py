@@ -29,7 +29,7 @@ def reconcile_command(
     since: str = typer.Option(None, help="Only payouts from this time (ISO; UTC unless a zone is given)."),
 ) -> None:
     """List every difference between the outbox and the provider (exit 1 if any)."""
-    from app.cli import _with_database
+    from app.cli_database import with_database
     from app.payouts.models import Payout
     from app.payouts.provider import load_payout_provider
     from app.payouts.reconcile import reconcile
@@ -42,7 +42,7 @@ def reconcile_command(
         query = Payout.all() if moment is None else Payout.filter(created_at__gte=moment)
         return await reconcile(provider, moment), await query.count()
 
-    differences, count = _with_database(work)
+    differences, count = with_database(work)
     if differences:
         for difference in differences:
             typer.echo(str(difference))
@@ -58,7 +58,7 @@ def work_command(
     """Send due payouts (for a process of its own, when servers run with CARBON_PAYOUT_WORKER=false)."""
     import asyncio
 
-    from app.cli import _with_database
+    from app.cli_database import with_database
     from app.observability import configure_logging
     from app.payouts.provider import load_payout_provider
     from app.payouts.worker import PayoutWorker
@@ -78,7 +78,7 @@ def work_command(
             return None
 
     try:
-        result = _with_database(work)
+        result = with_database(work)
     except KeyboardInterrupt:
         return
     if result is not None:
@@ -92,7 +92,7 @@ def list_command(
     limit: int = typer.Option(50, min=1, help="Newest first, at most this many."),
 ) -> None:
     """The newest payouts in the outbox."""
-    from app.cli import _with_database
+    from app.cli_database import with_database
     from app.payouts.models import Payout, PayoutStatus
 
     if status is not None and status.upper() not in PayoutStatus.__members__:
@@ -102,7 +102,7 @@ def list_command(
         query = Payout.all() if status is None else Payout.filter(status=status.upper())
         return await query.order_by("-created_at", "id").limit(limit)
 
-    payouts = _with_database(work)
+    payouts = with_database(work)
     width = max((len(p.id) for p in payouts), default=0)
     for p in payouts:
         line = (f"{p.id:<{width}}  {p.status:<7}  {_fen(p.amount_fen):>9} yuan  {p.recipient}  "
