@@ -38,6 +38,21 @@ class HostIssuer(BaseModel):
         )
 
 
+class WeChatApp(BaseModel):
+    """A WeChat mini-program whose users log in with `wx.login` codes."""
+
+    app_id: str = Field(min_length=1, max_length=64)
+    secret: str = Field(min_length=1, description="The AppSecret from the WeChat console")
+
+
+class AlipayApp(BaseModel):
+    """An Alipay mini-program whose users log in with `my.getAuthCode` codes."""
+
+    app_id: str = Field(min_length=1, max_length=64)
+    private_key_path: str = Field(
+        description="PEM file of the app's RSA private key (RSA2 request signing)")
+
+
 class PartnerConfig(BaseModel):
     """A data partner that pushes signed activity records; several secrets allow rotation."""
 
@@ -81,6 +96,21 @@ class Settings(BaseSettings):
         description="Proxy addresses or CIDR ranges whose X-Forwarded-For is believed")
 
     host_issuers: list[HostIssuer] = Field(default_factory=list)
+
+    wechat_base_url: str = Field(
+        default="https://api.weixin.qq.com", description="WeChat server API base URL")
+    wechat_apps: list[WeChatApp] = Field(
+        default_factory=list,
+        description="WeChat mini-programs (app_id, secret); one unionid is one player across them")
+    alipay_base_url: str = Field(
+        default="https://openapi.alipay.com", description="Alipay open gateway base URL")
+    alipay_apps: list[AlipayApp] = Field(
+        default_factory=list, description="Alipay mini-programs (app_id, private_key_path)")
+    miniprogram_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=30, description="Timeout of each call to WeChat or Alipay")
+    miniprogram_login_ip_limit: int = Field(
+        default=60, ge=0,
+        description="loginWithWeChat and loginWithAlipay calls per client IP per minute (0: no limit)")
 
     methodology_dir: str | None = None
     partners: list[PartnerConfig] = Field(default_factory=list)
