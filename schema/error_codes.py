@@ -8,7 +8,8 @@ from graphql-core's English wording.
   rules of ours that give their code (the depth and alias limits);
 - execution set-up (`CodedExecutor`): variables whose values their types refuse are
   INVALID_INPUT (or the code our scalar gave the refusal); an operation name that selects
-  no operation is GRAPHQL_VALIDATION_FAILED;
+  no operation is GRAPHQL_VALIDATION_FAILED (over HTTP strawberry's view refuses it first:
+  `refused_request_code`);
 - while running: errors we raise carry their code; one without is BAD_REQUEST.
 """
 
@@ -106,6 +107,14 @@ class CodedExecutor(StrawberryGraphQLCoreExecutionContext):
                 with_code(error, (code_of(given) if isinstance(given, GraphQLError) else None)
                           or code)
         return built
+
+
+def refused_request_code(exc: BaseException) -> str:
+    """The code of an HTTP request strawberry's view refuses, from what it refused: an
+    operation name that selects no operation is the document's fault, as over a websocket."""
+    if isinstance(exc.__cause__, CannotGetOperationTypeError):
+        return VALIDATION_FAILED
+    return BAD_REQUEST
 
 
 def fallback_code(error: GraphQLError) -> str:

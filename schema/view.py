@@ -30,6 +30,7 @@ from strawberry.types.unset import UNSET
 from app.i18n.messages import _
 from schema import graphiql
 from schema.context import Context
+from schema.error_codes import refused_request_code
 from schema.persisted_queries import PersistedQueries, PersistedQueryRefused
 from schema.websocket import SessionCheckingTransportWSHandler
 
@@ -76,7 +77,7 @@ class GraphQLView(GraphQL):
         try:
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
-            response = refused_request(exc.status_code, exc.reason)
+            response = refused_request(exc.status_code, exc.reason, refused_request_code(exc))
         except PersistedQueryRefused as exc:
             refusal = exc.refusal
             response = refused_request(refusal.status, refusal.message, refusal.code)

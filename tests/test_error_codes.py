@@ -49,3 +49,17 @@ async def test_each_kind_of_refusal_has_its_code_on_every_transport(app, gql, na
         over_socket = await ws.run(query, variables)
         assert codes(over_socket) == [code], over_socket
         assert await ws.run("{ __typename }") == {"data": {"__typename": "Query"}}
+
+
+async def test_an_operation_name_that_names_none_is_a_validation_failure_on_every_transport(
+        app, gql):
+    request = {"query": "query A { __typename }", "operationName": "B"}
+    over_http = await gql.http.post("/graphql", json=request)
+    assert over_http.status_code == 400 and codes(over_http.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    async with socket(app) as ws:
+        await ws.ws.send_json({"id": "x", "type": "subscribe", "payload": request})
+        message = await ws.ws.receive_json(timeout=10)
+    assert message["type"] == "error"
+    assert message["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    no_query = await gql.http.post("/graphql", json={"variables": {}})
+    assert no_query.status_code == 400 and codes(no_query.json()) == ["BAD_REQUEST"]
