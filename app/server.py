@@ -24,6 +24,7 @@ from app.credits.partner_http import receive_activities
 from app.i18n.middleware import LanguageMiddleware
 from app.metrics_exposition import metrics_endpoint_for
 from app.observability import RequestContextMiddleware, configure_logging
+from app.payout_handlers import register_payout_handlers
 from app.payouts.worker import PayoutWorker
 from app.services import Services
 from app.settings import Settings, get_settings
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     graphql = GraphQLView(schema, graphiql=settings.graphiql,
                           session_check_seconds=settings.ws_session_check_seconds,
                           persisted_queries=persisted_queries)
+
+    register_payout_handlers()  # before any payout worker runs, here or in a test
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

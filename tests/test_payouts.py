@@ -358,3 +358,26 @@ async def test_cli_reconcile_exit_codes_and_list(payout_settings):
     idle = _cli(payout_settings, "work", "--once")
     assert idle.returncode == 0, idle.stderr
     assert idle.stdout.startswith("claimed 0:")
+
+
+async def test_a_payout_whose_purpose_has_no_handler_is_not_sent(payout_settings):
+    clock = Clock()
+    [pid] = await enqueue(1, clock, prefix="unheard-of")
+    async with in_transaction():
+        await Payout.filter(id=pid).update(purpose="unheard-of")
+    provider = Flaky()
+    w = PayoutWorker(provider, payout_settings, clock=clock)  # the outbox's registry
+    assert {"order", "settlement"} <= set(outbox.handlers())  # registered at app start
+    result = await w.run_once()
+    assert (result.claimed, result.skipped, result.paid) == (1, 1, 0)
+    assert provider.sends[pid] == 0
+    row = await Payout.get(id=pid)
+    assert row.status == "PENDING" and row.attempts == 0
+
+
+async def test_a_worker_given_no_handlers_uses_the_registered_ones(payout_settings):
+    clock = Clock()
+    [pid] = await enqueue(1, clock)
+    w = PayoutWorker(Flaky(), payout_settings, clock=clock)  # no handlers given: the registry's
+    assert (await w.run_once()).paid == 1
+    assert (await Payout.get(id=pid)).status == "PAID"

@@ -60,6 +60,7 @@ def work_command(
 
     from app.cli_database import with_database
     from app.observability import configure_logging
+    from app.payout_handlers import register_payout_handlers
     from app.payouts.provider import load_payout_provider
     from app.payouts.worker import PayoutWorker
     from app.settings import get_settings
@@ -67,6 +68,8 @@ def work_command(
     settings = get_settings()
     if not once:
         configure_logging(settings.log_level, settings.log_json)
+
+    register_payout_handlers()
 
     async def work():
         worker = PayoutWorker(load_payout_provider(settings.payout_provider), settings)

@@ -6,11 +6,17 @@ when what caused it (an order, a settlement) does. A worker sends it later
 registered for its purpose is called inside the worker's transaction that records
 the outcome: the shop marks the order paid or refunds it, a settlement is marked
 paid or its points go back to the merchant.
+
+The outbox knows its purposes only through `register`: the processes that run a
+worker register every handler at start (`app.payout_handlers`), so this module
+imports none of the domains it pays for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Protocol
 
 from app.payouts.models import Payout, PayoutStatus
@@ -32,9 +38,14 @@ async def enqueue(payout_id: str, purpose: str, reference: str, recipient: str,
                                status=PayoutStatus.PENDING.value, next_attempt_at=now)
 
 
-def handlers() -> dict[str, PayoutHandler]:
-    """Purpose -> handler (imported here, not at module load, to keep imports one-way)."""
-    from app.merchants.settlement import SettlementPayouts
-    from app.shop.redemption import OrderPayouts
+_handlers: dict[str, PayoutHandler] = {}
 
-    return {"order": OrderPayouts(), "settlement": SettlementPayouts()}
+
+def register(purpose: str, handler: PayoutHandler) -> None:
+    """Name who is told when a payout of `purpose` ends (registering again replaces it)."""
+    _handlers[purpose] = handler
+
+
+def handlers() -> Mapping[str, PayoutHandler]:
+    """Purpose -> handler, as registered so far (read when a payout ends)."""
+    return MappingProxyType(_handlers)

@@ -72,10 +72,8 @@ class PayoutWorker:
 
     @property
     def handlers(self) -> Mapping[str, outbox.PayoutHandler]:
-        """Loaded on first use, so a process can start before every purpose exists."""
-        if self._handlers is None:
-            self._handlers = outbox.handlers()
-        return self._handlers
+        """The ones given, else the outbox's registry (read live: registered at start)."""
+        return outbox.handlers() if self._handlers is None else self._handlers
 
     def now(self) -> datetime:
         # UTC always: SQLite compares the stored ISO strings, which only sort in one zone
@@ -130,6 +128,9 @@ class PayoutWorker:
         return result
 
     async def _process(self, payout: Payout) -> str:
+        if payout.purpose not in self.handlers:  # nobody could record the outcome: send nothing
+            raise LookupError(f"no handler registered for payout purpose {payout.purpose!r} "
+                              "(app.payout_handlers.register_payout_handlers not called?)")
         if not await self._mine(payout).update(attempts=F("attempts") + 1):
             return "skipped"
         payout.attempts += 1
