@@ -44,7 +44,10 @@ def usage(path: tuple[str, ...], command) -> str:
 
 
 def cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: one line, pipes escaped, angle brackets outside code shown as text."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    return "`".join(part if n % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
+                    for n, part in enumerate(parts))
 
 
 def table() -> str:

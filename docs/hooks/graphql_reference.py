@@ -78,16 +78,23 @@ def anchor(name: str) -> str:
 def type_link(type_, here: str) -> str:
     """`[Name!]!` with the named type linked to its entry."""
     named = get_named_type(type_)
-    text = str(type_)
+    shown = str(type_)
     if named.name in {"String", "Int", "Float", "Boolean", "ID"}:
-        return f"`{text}`"
+        return f"`{shown}`"
     target = page_of(named)
     href = f"#{anchor(named.name)}" if target == here else f"{target}.md#{anchor(named.name)}"
-    return f"[`{text}`]({href})"
+    return f"[`{shown}`]({href})"
 
 
-def cell(text: str | None) -> str:
-    return " ".join((text or "").split()).replace("|", "\\|")
+def text(description: str | None) -> str:
+    """A description as Markdown text: angle brackets outside code shown as written."""
+    parts = (description or "").strip().split("`")
+    return "`".join(part if n % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
+                    for n, part in enumerate(parts))
+
+
+def cell(description: str | None) -> str:
+    return " ".join(text(description).split()).replace("|", "\\|")
 
 
 def deprecation(reason: str | None) -> str:
@@ -102,7 +109,7 @@ def field_entry(name: str, field: GraphQLField, here: str, level: str = "##") ->
     out = [f"{level} {name} {{ #{anchor(name)} }}\n\n",
            f"Returns {type_link(field.type, here)}.\n\n"]
     if field.description:
-        out.append(field.description.strip() + "\n\n")
+        out.append(text(field.description) + "\n\n")
     out.append(deprecation(field.deprecation_reason))
     if args:
         out.append("| Argument | Type | Default | Description |\n|---|---|---|---|\n" + args + "\n")
@@ -145,7 +152,7 @@ def type_entry(named: GraphQLNamedType, here: str) -> str:
             GraphQLEnumType: "Enum", GraphQLInputObjectType: "Input"}[type(named)]
     out.append(f"*{kind}.*")
     if named.description:
-        out.append(" " + named.description.strip())
+        out.append(" " + text(named.description))
     out.append("\n\n")
     if isinstance(named, GraphQLUnionType):
         out.append("One of " + ", ".join(type_link(t, here) for t in named.types) + ".\n\n")

@@ -62,7 +62,10 @@ def bounds(field) -> str:
 
 
 def cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: one line, pipes escaped, angle brackets outside code shown as text."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    return "`".join(part if n % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
+                    for n, part in enumerate(parts))
 
 
 def table() -> str:
@@ -79,8 +82,11 @@ def table() -> str:
                         "description in app/settings.py", name)
             meaning = ""
         default = entry.get("default") or shown(default_of(field))
+        limits = bounds(field)
+        if limits and default.endswith(")"):  # "`2097152` (2 MiB)" + " (min 1024)"
+            default, limits = default[:-1], ", " + limits[2:]
         variables = " or ".join(f"`{env}`" for env in env_names(name, field))
-        rows.append(f"| {variables} | {default}{bounds(field)} | {cell(meaning)} |")
+        rows.append(f"| {variables} | {default}{limits} | {cell(meaning)} |")
     for stale in sorted(set(meanings) - set(Settings.model_fields)):
         log.warning("docs/hooks/settings.yml describes %s, which app/settings.py no longer has",
                     stale)
