@@ -26,7 +26,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     return out
@@ -76,7 +76,7 @@ def test_partner_api_page_renders_the_openapi_document(site):
 
 
 def test_the_site_loads_nothing_from_another_origin(site):
-    outside = re.compile(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="(?:https?:)?//', re.I)
+    outside = re.compile(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="(?:https?:)?//', re.IGNORECASE)
     for html_file in site.rglob("*.html"):
         found = outside.findall(html_file.read_text("utf-8"))
         assert not found, (html_file, found)
@@ -85,7 +85,7 @@ def test_the_site_loads_nothing_from_another_origin(site):
 
 
 def test_readme_and_docs_name_no_issues_or_later_work():
-    pattern = re.compile(r"later issue|issue [0-9]+|#[0-9]+|comes? later", re.I)
+    pattern = re.compile(r"later issue|issue [0-9]+|#[0-9]+|comes? later", re.IGNORECASE)
     files = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
     hits = [f"{f.relative_to(ROOT)}:{n}: {line}" for f in files
             for n, line in enumerate(f.read_text("utf-8").splitlines(), 1) if pattern.search(line)]

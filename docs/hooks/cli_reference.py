@@ -53,6 +53,7 @@ def cell(text: str) -> str:
 def table() -> str:
     sys.path.insert(0, str(ROOT))
     import typer.main
+
     from app.cli import cli
 
     described = yaml.safe_load(Path(__file__).with_name("cli.yml").read_text("utf-8"))

@@ -12,10 +12,21 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import (GraphQLArgument, GraphQLEnumType, GraphQLField, GraphQLInputField,
-                     GraphQLInputObjectType, GraphQLInterfaceType, GraphQLNamedType,
-                     GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLUnionType,
-                     build_schema, get_named_type)
+from graphql import (
+    GraphQLArgument,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+    get_named_type,
+)
 from mkdocs.structure.files import File, Files
 
 log = logging.getLogger("mkdocs.hooks.graphql_reference")

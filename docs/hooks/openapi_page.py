@@ -50,8 +50,7 @@ def example_block(value: object) -> str:
 
 
 def operation(path: str, method: str, op: dict) -> str:
-    out = [f"## `{method.upper()} {path}`\n\n**{op.get('summary', '')}.** "
-           f"{op.get('description', '')}\n"]
+    out = [f"## `{method.upper()} {path}`\n\n**{op.get('summary', '')}.** {op.get('description', '')}\n"]
     params = op.get("parameters", [])
     if params:
         out.append("### Headers\n\n| Header | Required | Format | Meaning |\n|---|---|---|---|\n")
