@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint clean schema-check docs docs-serve
+.PHONY: run test lint typecheck clean schema-check docs docs-serve
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Code checks (docs/contributors/checks.md): ruff's rules from pyproject's [tool.ruff], then
+# the import contracts in .importlinter.
+LINT_PATHS := app game methodology schema tests bench
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/lint-imports
 
 # The live schema must not break the schema clients build against: main's schema.graphql
 # (origin/main), or the committed one where there is no origin/main (schema.graphql itself

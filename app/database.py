@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import sqlite3
 
 import asyncpg
 from tortoise import Tortoise, connections

@@ -142,7 +142,8 @@ class Settings(BaseSettings):
     payout_max_attempts: int = Field(default=6, ge=1)
     payout_backoff_seconds: int = Field(default=30, ge=0, description="First retry delay; doubles each time")
     payout_backoff_max_seconds: int = Field(default=3600, ge=0)
-    payout_lease_seconds: int = Field(default=60, ge=1, description="A claimed payout is retried after this if its worker died")
+    payout_lease_seconds: int = Field(
+        default=60, ge=1, description="A claimed payout is retried after this if its worker died")
     payout_batch_size: int = Field(default=50, ge=1)
     settlement_points_per_yuan: int = Field(default=100, ge=1, description="Merchant settlement rate")
     statements_dir: str = "var/statements"

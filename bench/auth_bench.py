@@ -82,11 +82,16 @@ async def login(base: str, log_path: Path) -> str:
     import json
 
     async with httpx.AsyncClient(base_url=base) as c:
-        await c.post("/graphql", json={"query": 'mutation { requestLoginCode(phone: "%s") { retryAfterSeconds } }' % PHONE})
+        await c.post("/graphql", json={
+            "query": "mutation($p: String!) { requestLoginCode(phone: $p) { retryAfterSeconds } }",
+            "variables": {"p": PHONE}})
         await asyncio.sleep(0.3)
-        code = next(json.loads(l)["login_code"] for l in reversed(log_path.read_text().splitlines())
-                    if l.startswith("{") and "login_code" in l)
-        r = await c.post("/graphql", json={"query": 'mutation { loginWithCode(phone: "%s", code: "%s") { session { accessToken } } }' % (PHONE, code)})
+        code = next(json.loads(line)["login_code"] for line in reversed(log_path.read_text().splitlines())
+                    if line.startswith("{") and "login_code" in line)
+        r = await c.post("/graphql", json={
+            "query": "mutation($p: String!, $c: String!) "
+                     "{ loginWithCode(phone: $p, code: $c) { session { accessToken } } }",
+            "variables": {"p": PHONE, "c": code}})
         return r.json()["data"]["loginWithCode"]["session"]["accessToken"]
 
 

@@ -109,8 +109,9 @@ async def run_all(opts) -> dict:
 
     results["leaderboard_service"] = await load.scenario_leaderboard_service(opts, city, opts.leaderboard_reads)
     load.print_result(results["leaderboard_service"])
-    from app.leaderboards.boards import Leaderboards
     from redis.asyncio import Redis
+
+    from app.leaderboards.boards import Leaderboards
 
     redis = Redis.from_url(opts.redis_url, decode_responses=True)
     key = Leaderboards(redis, load.TIMEZONE).key("GLOBAL", "WEEK")
@@ -233,10 +234,12 @@ def table(f: dict, opts) -> str:
          yes(alone["units_per_second"] >= 2000)),
         (f"Morning commute: partner batches of {opts.batch_size} ({opts.batch_concurrency} at a time) "
          f"with syncSteps alongside",
-         f"{batches['units_per_second']:,.0f} records/s, batch p99 {batches['p99_ms']:,.0f} ms, {batches['errors']} errors",
+         f"{batches['units_per_second']:,.0f} records/s, batch p99 {batches['p99_ms']:,.0f} ms, "
+         f"{batches['errors']} errors",
          "—", f"{batches['units_per_second'] / pgb['records_per_second']:.0%}", "—", "—"),
         (f"Morning commute: syncSteps ({opts.steps_concurrency} at a time, alongside)",
-         f"{steps['rps']:,.0f} req/s, p50 {steps['p50_ms']:.1f} / p99 {steps['p99_ms']:.1f} ms, {steps['errors']} errors",
+         f"{steps['rps']:,.0f} req/s, p50 {steps['p50_ms']:.1f} / p99 {steps['p99_ms']:.1f} ms, "
+         f"{steps['errors']} errors",
          "—", "—", "—", "—"),
         (f"Flash sale: {flash['notes']['attempts_sent']:,} attempts on stock {opts.stock}",
          f"{flash['rps']:,.0f} attempts/s by {flash['notes']['distinct_players']:,} players, "
@@ -272,7 +275,8 @@ def table(f: dict, opts) -> str:
         f"Server: `carbon-planet serve --workers {opts.workers}` (uvicorn, uvloop, httptools; a "
         "SO_REUSEPORT socket per worker, see app/serving.py; the floor is served the same way), "
         f"CARBON_ENV=development, CARBON_LOG_LEVEL=WARNING, CARBON_GRAPHIQL=false, "
-        f"CARBON_PAYOUT_WORKER=false, CARBON_PARTNER_RATE_LIMIT=0; load: one asyncio client process, {opts.concurrency} connections "
+        f"CARBON_PAYOUT_WORKER=false, CARBON_PARTNER_RATE_LIMIT=0; load: one asyncio client process, "
+        f"{opts.concurrency} connections "
         f"(home, flash sale, leaderboard), closed loop.",
         "",
         "| scenario | figure | floor | ratio | target | met? |",

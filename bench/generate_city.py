@@ -394,8 +394,7 @@ def main() -> None:
     parser.add_argument("--summary", type=Path, help="write the figures as JSON here")
     opts = parser.parse_args()
     opts.sessions = min(opts.sessions, opts.players)
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
-                               TextColumn, TimeElapsedColumn)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
     from rich.text import Text
 
     class RowsPerSecond(ProgressColumn):

@@ -19,7 +19,6 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 from tortoise import Tortoise

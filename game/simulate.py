@@ -26,8 +26,8 @@ and one QuizEvent. (Unlock conditions are monotone within a day, so aggregating 
 events gives the same end-of-day state as applying them one by one; only the times
 recorded in `unlocked` differ, and the simulation records days.)
 
-Speed (see bench/simulate_bench.py): blocks run on a process pool (one worker per core); since each block draws from its own
-(seed, block, day) streams, the result for a seed does not depend on the worker count.
+Speed (see bench/simulate_bench.py): blocks run on a process pool (one worker per core); since each
+block draws from its own (seed, block, day) streams, the result for a seed does not depend on the worker count.
 Memoising apply on (state, events) was measured and dropped: states diverge within a
 couple of days (growth differs), so hits are too rare to pay for the key.
 """

@@ -67,7 +67,8 @@ def check_rules(rules: Rules, known_kinds: set[str] | None = None,
                 problems.append(f"{where}.theme: unknown theme {req.theme!r}")
                 never.add(theme.id)
             if isinstance(req, ActivityCount) and known_kinds is not None and req.kind not in known_kinds:
-                problems.append(f"{where}.kind: no methodology credits {req.kind!r}, so {theme.id} can never be unlocked")
+                problems.append(
+                    f"{where}.kind: no methodology credits {req.kind!r}, so {theme.id} can never be unlocked")
                 never.add(theme.id)
             if isinstance(req, DateWindow):
                 if req.end < req.start:

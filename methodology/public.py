@@ -8,7 +8,6 @@ from datetime import datetime
 
 from methodology.model import Methodology
 
-
 RATE_UNITS = {"grams_per_point": "gCO2e/point", "growth_per_kg": "growth/kgCO2e"}
 STEP_UNITS = {"steps_per_growth": "steps/growth", "steps_per_energy": "steps/energy"}
 

@@ -27,8 +27,9 @@ from datetime import UTC
 import graphql
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, strategies as st
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_config
+from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
 
 from app.accounts.models import Player

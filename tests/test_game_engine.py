@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +23,7 @@ from game.rules import RULES_FILE, RulesError, default_rules, parse_rules
 
 RULES = default_rules()
 DAY = date(2026, 11, 20)
-AT = datetime(2026, 11, 20, 8, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
 
 def metro(day: date = DAY, growth: int = 60) -> ActivityEvent:

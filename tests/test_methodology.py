@@ -4,7 +4,7 @@ validation errors and properties of the pure calculator."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 
@@ -293,7 +293,7 @@ def test_daily_totals_must_not_be_negative():
 
 
 def test_time_window():
-    now = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     week = timedelta(days=7)
     assert check_time_window(now - timedelta(hours=1), now, now, week) is None
     assert check_time_window(now, now + timedelta(seconds=1), now, week).reason == Reason.IN_FUTURE
@@ -316,8 +316,8 @@ def test_version_selection_by_effective_from():
     assert [m.version for m in registry.all()] == [1, 2, 3]
     assert registry.for_kind("bus", datetime(2025, 12, 31, 23, 59, tzinfo=CST)) is None
     assert registry.for_kind("bus", datetime(2026, 1, 1, tzinfo=CST)).version == 1
-    assert registry.for_kind("bus", datetime(2026, 6, 30, 15, 59, 59, tzinfo=timezone.utc)).version == 1
-    assert registry.for_kind("bus", datetime(2026, 6, 30, 16, 0, tzinfo=timezone.utc)).version == 2  # = 07-01 +08
+    assert registry.for_kind("bus", datetime(2026, 6, 30, 15, 59, 59, tzinfo=UTC)).version == 1
+    assert registry.for_kind("bus", datetime(2026, 6, 30, 16, 0, tzinfo=UTC)).version == 2  # = 07-01 +08
     assert registry.for_kind("steps", datetime(2030, 1, 1, tzinfo=CST)).version == 3
     assert registry.for_kind("metro", datetime(2030, 1, 1, tzinfo=CST)) is None
     assert registry.get("test-city", 2) is v2 and registry.get("test-city", 9) is None
@@ -422,7 +422,8 @@ def test_directory_problems(tmp_path):
         load_directory(tmp_path / "missing")
     (tmp_path / "a.toml").write_text(V1_TEXT, encoding="utf-8")
     (tmp_path / "b.toml").write_text(V1_TEXT, encoding="utf-8")
-    with pytest.raises(MethodologyError, match="b.toml: version: cn-low-carbon-travel version 1 is also defined in a.toml"):
+    clash = "b.toml: version: cn-low-carbon-travel version 1 is also defined in a.toml"
+    with pytest.raises(MethodologyError, match=clash):
         load_directory(tmp_path)
     (tmp_path / "b.toml").write_text(V1_TEXT.replace("version = 1", "version = 2"), encoding="utf-8")
     with pytest.raises(MethodologyError, match="b.toml: effective_from: .*must take effect later"):

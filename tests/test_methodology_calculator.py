@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -90,10 +90,10 @@ def test_newer_version_applies_from_its_effective_time():
     ).replace('value = "123.3"', 'value = "120"')
     registry = MethodologyRegistry([parse_methodology(V1, "v1.toml"), parse_methodology(v2, "v2.toml")])
     assert registry.for_kind("metro", NOW).version == 1
-    later = registry.for_kind("metro", datetime(2027, 1, 2, tzinfo=timezone.utc))
+    later = registry.for_kind("metro", datetime(2027, 1, 2, tzinfo=UTC))
     assert later.version == 2
     assert calculate(later, trip("metro", 10_000), DailyTotals()).reduction_grams == 500
-    assert registry.for_kind("metro", datetime(2025, 1, 1, tzinfo=timezone.utc)) is None
+    assert registry.for_kind("metro", datetime(2025, 1, 1, tzinfo=UTC)) is None
 
 
 @pytest.mark.parametrize(

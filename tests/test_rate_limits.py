@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 
 from app import ratelimit
 from app.settings import Settings
-from tests.conftest import ENGLISH, LOGIN_WITH_CODE, PARTNER_SECRETS, REQUEST_CODE, GraphQLClient
+from tests.conftest import ENGLISH, PARTNER_SECRETS, REQUEST_CODE, GraphQLClient
 from tests.partner_client import send, trip
 
 REQUEST_CODE_FULL = """

@@ -114,7 +114,7 @@ async def test_sigkill_mid_ingestion_then_retry_credits_every_record_exactly_onc
     assert len(final) == total
 
     # Every acknowledged record's outcome is unchanged: now a duplicate of the same activity.
-    for b, results in acknowledged.items():
+    for results in acknowledged.values():
         for first in results:
             assert final[first["id"]] == {"id": first["id"], "status": "duplicate",
                                           "activityId": first["activityId"]}

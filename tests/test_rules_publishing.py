@@ -15,8 +15,7 @@ from app.accounts.models import Player
 from app.clock import utcnow
 from app.rulesets.models import RuleSet
 from app.rulesets.service import RulesProvider, checksum
-from game.rules import default_rules
-from game.rules import RULES_FILE
+from game.rules import RULES_FILE, default_rules
 from tests.conftest import ENGLISH, GraphQLClient
 from tests.partner_client import CST, send, trip
 

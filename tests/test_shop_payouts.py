@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tests.test_payouts import Clock, Flaky
-from tests.test_shop import MY_ORDERS, create_item, funded_player, points, redeem, remaining, staff
-
 from app.ledger.verify import verify_ledger
 from app.payouts.models import Payout, SandboxPayment
 from app.payouts.provider import PermanentPayoutError, TransientPayoutError
 from app.payouts.worker import PayoutWorker
+from tests.test_payouts import Clock, Flaky
+from tests.test_shop import MY_ORDERS, create_item, funded_player, points, redeem, remaining, staff
 
 
 async def order_statuses(gql, token: str) -> list[str]:

@@ -25,8 +25,7 @@ from app.clock import utcnow
 from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
-from app.credits.records import (MAX_ID_LENGTH, FieldError, RecordFields, parse_fields,
-                                 subject_as_player_id)
+from app.credits.records import MAX_ID_LENGTH, FieldError, RecordFields, parse_fields, subject_as_player_id
 from app.database import DATABASE_ERRORS, insert_rows, update_rows
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
 

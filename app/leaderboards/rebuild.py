@@ -26,7 +26,7 @@ from app.clock import utcnow
 from app.database import dialect_sql
 from app.leaderboards import keys as K
 from app.leaderboards.boards import Leaderboards
-from app.ledger.models import LedgerAccount, LedgerLine
+from app.ledger.models import LedgerAccount
 from app.ledger.service import Asset
 
 BATCH = 5000  # players per batch
@@ -128,7 +128,8 @@ async def rebuild_from_ledger(redis, timezone: str,
                 valid.append(uuid.UUID(pid))
             except ValueError:
                 pass
-        if conn.capabilities.dialect == "postgres":  # one array parameter plans far faster than thousands of IN parameters
+        # PostgreSQL: one array parameter plans far faster than thousands of IN parameters
+        if conn.capabilities.dialect == "postgres":
             _, found = await conn.execute_query(
                 "SELECT id, city FROM player WHERE id = ANY($1::uuid[])", [valid])
         else:

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from app.credits.crediting import CreditHooks
 from app.leaderboards.boards import Leaderboards
-from app.ledger.service import Entry
 from app.leaderboards.rebuild import rebuild_from_ledger
+from app.ledger.service import Entry
 from app.planet import service as planet
 from app.planet.events import PlanetEvents
 from game.engine import Effect

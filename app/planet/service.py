@@ -17,9 +17,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
+from app.database import update_rows
 from app.errors import ErrorCode, ServiceError, invalid
 from app.i18n.messages import N_
-from app.database import update_rows
 from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.planet.models import Planet, QuizAnswer
 from game.engine import ActivityEvent, Effect, EggFound, Event, PlanetState, QuizEvent, apply
