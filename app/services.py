@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from app.auth.host_tokens import HostTokenVerifier
 from app.auth.login_codes import LoginCodes
+from app.auth.miniprogram import MiniProgramLogin
 from app.auth.sessions import Sessions
 from app.auth.sms import SmsProvider, load_sms_provider
 from app.credits.ingest import Ingestor
@@ -33,6 +34,7 @@ class Services:
     login_codes: LoginCodes
     sessions: Sessions
     host_tokens: HostTokenVerifier
+    miniprograms: MiniProgramLogin
     methodologies: MethodologyRegistry
     partners: dict[str, PartnerConfig]
     ingestor: Ingestor
@@ -64,6 +66,7 @@ class Services:
             login_codes=LoginCodes(settings, sms),
             sessions=Sessions(settings),
             host_tokens=HostTokenVerifier(settings.host_issuers),
+            miniprograms=MiniProgramLogin(settings, redis),
             methodologies=registry,
             partners={p.id: p for p in settings.partners},
             ingestor=Ingestor(settings, registry, game),
@@ -81,4 +84,5 @@ class Services:
         return self.rules_provider.rules
 
     async def close(self) -> None:
+        await self.miniprograms.close()
         await self.redis.aclose()

@@ -223,6 +223,41 @@ class AccountMutation:
             return SessionPayload(errors=user_errors(exc))
         return SessionPayload(session=Session.from_issued(issued))
 
+    @strawberry.mutation(permission_classes=[Public], name="loginWithWeChat", description=(
+        "Log in from a WeChat mini-program with the code of wx.login; with the code of a "
+        "getPhoneNumber button also, the account with that phone number is the one logged "
+        "into (or gets the number)."))
+    async def login_with_wechat(self, info: Info, app_id: str, code: str,
+                                phone_code: str | None = None) -> SessionPayload:
+        services = info.context.services
+        try:
+            await limit_per_ip(info, "miniprogram-login-ip",
+                               services.settings.miniprogram_login_ip_limit,
+                               N_("Too many logins from this network; try again in "
+                                  "%(seconds)s s."))
+            player = await services.miniprograms.wechat_player(app_id, code, phone_code)
+            issued = await services.sessions.start(player, "wechat")
+        except ServiceError as exc:
+            return SessionPayload(retry_after_seconds=exc.retry_after_seconds,
+                                  errors=user_errors(exc))
+        return SessionPayload(session=Session.from_issued(issued))
+
+    @strawberry.mutation(permission_classes=[Public], description=(
+        "Log in from an Alipay mini-program with the code of my.getAuthCode."))
+    async def login_with_alipay(self, info: Info, app_id: str, code: str) -> SessionPayload:
+        services = info.context.services
+        try:
+            await limit_per_ip(info, "miniprogram-login-ip",
+                               services.settings.miniprogram_login_ip_limit,
+                               N_("Too many logins from this network; try again in "
+                                  "%(seconds)s s."))
+            player = await services.miniprograms.alipay_player(app_id, code)
+            issued = await services.sessions.start(player, "alipay")
+        except ServiceError as exc:
+            return SessionPayload(retry_after_seconds=exc.retry_after_seconds,
+                                  errors=user_errors(exc))
+        return SessionPayload(session=Session.from_issued(issued))
+
     @strawberry.mutation(permission_classes=[Public])
     async def refresh_session(self, info: Info, refresh_token: str) -> SessionPayload:
         try:

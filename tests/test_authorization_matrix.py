@@ -62,6 +62,8 @@ MUTATIONS: dict[str, Any] = {
     "requestLoginCode": PUBLIC,
     "loginWithCode": PUBLIC,
     "loginWithHostToken": PUBLIC,
+    "loginWithWeChat": PUBLIC,
+    "loginWithAlipay": PUBLIC,
     "refreshSession": PUBLIC,
     "logout": AUTHENTICATED,
     "updateProfile": AUTHENTICATED,

@@ -43,6 +43,27 @@ class HostIdentity(Model):
         unique_together = (("issuer", "subject"),)
 
 
+class MiniProgramIdentity(Model):
+    """A player's openid in one WeChat or Alipay mini-program, with WeChat's unionid.
+
+    The unionid is the same in every app of one WeChat developer account: it links a
+    city's apps to one player."""
+
+    id = fields.IntField(primary_key=True)
+    platform = fields.CharField(max_length=10)
+    app_id = fields.CharField(max_length=64)
+    openid = fields.CharField(max_length=128)
+    unionid = fields.CharField(max_length=128, null=True, db_index=True)
+    player: fields.ForeignKeyRelation[Player] = fields.ForeignKeyField(
+        "models.Player", related_name="miniprogram_identities", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "miniprogram_identity"
+        unique_together = (("platform", "app_id", "openid"),)
+
+
 class LoginCode(Model):
     """The current one-time code of a phone: one row per phone, replaced on each request."""
 

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.accounts.models import HostIdentity, Player
+from app.accounts.models import HostIdentity, MiniProgramIdentity, Player
 from app.auth.host_tokens import HostClaims
+from app.auth.platforms import PlatformIdentity
 from app.auth.roles import Role
 from app.errors import ErrorCode, ServiceError, invalid
 from app.i18n.messages import N_
@@ -57,6 +58,49 @@ async def player_for_host(claims: HostClaims, settings: Settings) -> Player:
             issuer=claims.issuer, subject=claims.subject
         ).prefetch_related("player")
         return identity.player
+
+
+async def player_for_miniprogram(identity: PlatformIdentity, phone: str | None) -> Player:
+    """The player of a mini-program user, found by openid in this app, else by unionid in
+    another app of the platform, else by the (platform-verified) phone; created when none.
+    The phone is recorded on a player who has none; one that belongs to another player is
+    a CONFLICT and nothing changes."""
+    try:
+        return await _link_miniprogram(identity, phone)
+    except IntegrityError:  # a concurrent first login linked it, or took the phone
+        return await _link_miniprogram(identity, phone)
+
+
+async def _link_miniprogram(identity: PlatformIdentity, phone: str | None) -> Player:
+    key = {"platform": identity.platform, "app_id": identity.app_id, "openid": identity.openid}
+    async with in_transaction():
+        linked = await MiniProgramIdentity.filter(**key).select_related("player").first()
+        player = linked.player if linked else None
+        if linked is not None and identity.unionid and linked.unionid != identity.unionid:
+            await MiniProgramIdentity.filter(id=linked.id).update(unionid=identity.unionid)
+        if player is None and identity.unionid:
+            sibling = await MiniProgramIdentity.filter(
+                platform=identity.platform, unionid=identity.unionid
+            ).select_related("player").first()
+            player = sibling.player if sibling else None
+        owner = await Player.get_or_none(phone=phone) if phone else None
+        if player is None:
+            player = owner
+        if player is None:
+            tag = phone[-4:] if phone else hashlib.sha256(
+                f"{identity.platform}|{identity.app_id}|{identity.openid}".encode()).hexdigest()[:4]
+            player = await Player.create(phone=phone, nickname=f"{DEFAULT_NICKNAME}{tag}",
+                                         roles=[Role.PLAYER.value])
+        elif phone and owner is not None and owner.id != player.id:
+            raise ServiceError(ErrorCode.CONFLICT, N_(
+                "This phone number belongs to another account; log in with it by SMS code."),
+                "phoneCode")
+        elif phone and player.phone is None:
+            await Player.filter(id=player.id).update(phone=phone)
+            player.phone = phone
+        if linked is None:
+            await MiniProgramIdentity.create(**key, unionid=identity.unionid, player=player)
+        return player
 
 
 def _clean_nickname(raw: str) -> str | None:
