@@ -45,14 +45,14 @@ def describe_changes(old: Rules, new: Rules) -> list[str]:
         if egg_id not in old_eggs:
             lines.append(f"Egg added: {egg.name_en} ({egg.name}) (+{egg.reward_growth} growth)")
             continue
-        before = old_eggs[egg_id]
-        if before.reward_growth != egg.reward_growth:
-            lines.append(f"Egg {egg.name_en}: reward {before.reward_growth} -> {egg.reward_growth} growth")
-        elif before.condition != egg.condition:
+        old_egg = old_eggs[egg_id]
+        if old_egg.reward_growth != egg.reward_growth:
+            lines.append(f"Egg {egg.name_en}: reward {old_egg.reward_growth} -> {egg.reward_growth} growth")
+        elif old_egg.condition != egg.condition:
             lines.append(f"Egg {egg.name_en}: condition changed")
         for name in _EGG_TEXT:
-            if getattr(before, name) != getattr(egg, name):
-                lines.append(f"Egg {egg.name_en}: {name} {getattr(before, name)!r} -> {getattr(egg, name)!r}")
+            if getattr(old_egg, name) != getattr(egg, name):
+                lines.append(f"Egg {egg.name_en}: {name} {getattr(old_egg, name)!r} -> {getattr(egg, name)!r}")
     for egg_id, egg in old_eggs.items():
         if egg_id not in new_eggs:
             lines.append(f"Egg removed: {egg.name_en} ({egg.name}); players who found it keep it")
@@ -64,13 +64,13 @@ def describe_changes(old: Rules, new: Rules) -> list[str]:
     if old_q.keys() - new_q.keys():
         lines.append(f"Quiz questions removed: {', '.join(sorted(old_q.keys() - new_q.keys()))}")
     for question_id, question in new_q.items():
-        before = old_q.get(question_id)
-        if before is None:
+        old_question = old_q.get(question_id)
+        if old_question is None:
             continue
-        changed = [name for name in _QUESTION_TEXT if getattr(before, name) != getattr(question, name)]
-        if before.choices != question.choices:
+        changed = [name for name in _QUESTION_TEXT if getattr(old_question, name) != getattr(question, name)]
+        if old_question.choices != question.choices:
             changed.append("choices")
-        if before.answer != question.answer:
+        if old_question.answer != question.answer:
             changed.append("answer")
         if changed:
             lines.append(f"Quiz question {question_id}: {', '.join(changed)} changed")

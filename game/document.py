@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -68,6 +69,7 @@ def dump(data: dict[str, Any]) -> str:
 
 def fields(data: Any, prefix: str = "") -> list[FormField]:
     """Every scalar of the file, in file order, named by its path."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list):

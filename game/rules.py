@@ -6,11 +6,15 @@ import tomllib
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from game.model import TEXT_FIELDS, Egg, Quiz, Rules, Theme
 from game.validate import check_rules
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 RULES_FILE = Path(__file__).parent / "rules" / "planet.toml"
 
@@ -60,7 +64,7 @@ def _tables(value: object) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _problem(error: dict) -> str:
+def _problem(error: ErrorDetails) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top)"
     field = error["loc"][-1] if error["loc"] else None
     if error["type"] == "missing" and isinstance(field, str):

@@ -39,7 +39,7 @@ import math
 import multiprocessing
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -48,7 +48,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from game.engine import ActivityEvent, PlanetState, QuizEvent, ThemeUnlockedEffect, apply
+from game.engine import ActivityEvent, Event, PlanetState, QuizEvent, ThemeUnlockedEffect, apply
 from game.model import ActivityCount, Rules
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
@@ -285,10 +285,10 @@ def _run_block(plan: _Plan, block: int, start: int, n: int) -> _BlockOut:
             rest = [k for k in kinds if k[0] not in plan.counted_kinds]
             rest_growth = sum((g for _, g, _ in rest), np.zeros(n, dtype=np.int64)).tolist()
             rest_any = np.any([c > 0 for _, _, c in rest], axis=0).tolist() if rest else [False] * n
-            rest = [(k, c.tolist()) for k, _, c in rest]
+            rest_counts = [(k, c.tolist()) for k, _, c in rest]
         else:
             own = kinds
-        own = [(k, g.tolist(), c.tolist()) for k, g, c in own]
+        own_lists = [(k, g.tolist(), c.tolist()) for k, g, c in own]
         day = prof.start_date + timedelta(days=d)
         at = datetime.combine(day, time(12), CST)
         answered_l, correct_l = answered.tolist(), correct.tolist()
@@ -296,22 +296,23 @@ def _run_block(plan: _Plan, block: int, start: int, n: int) -> _BlockOut:
         wrong = QuizEvent(False, 0, day, at)
         calls = 0
         for p in np.flatnonzero(active).tolist():
-            events = [ActivityEvent(kind, growth[p], day, at, count[p])
-                      for kind, growth, count in own if count[p]]
+            activities = [ActivityEvent(kind, growth[p], day, at, count[p])
+                          for kind, growth, count in own_lists if count[p]]
             if plan.fold and rest_any[p]:
-                if events:
-                    first_event = events[0]
-                    events[0] = ActivityEvent(first_event.kind, first_event.growth + rest_growth[p],
-                                              day, at, first_event.count)
+                if activities:
+                    first_event = activities[0]
+                    activities[0] = ActivityEvent(first_event.kind, first_event.growth + rest_growth[p],
+                                                  day, at, first_event.count)
                 else:
-                    kind, count = next((k, c[p]) for k, c in rest if c[p])
-                    events.append(ActivityEvent(kind, rest_growth[p], day, at, count))
+                    kind, count = next((k, c[p]) for k, c in rest_counts if c[p])
+                    activities.append(ActivityEvent(kind, rest_growth[p], day, at, count))
+            events: Sequence[Event] = activities
             if correct_l[p]:
-                events.append(right)
-            elif answered_l[p] and not (plan.fold and events):
+                events = [*activities, right]
+            elif answered_l[p] and not (plan.fold and activities):
                 # after the day's activity events a wrong answer (no growth, no count) meets
                 # a state the engine already closed for this day: folding skips that no-op
-                events.append(wrong)
+                events = [*activities, wrong]
             state = states[p]
             for event in events:
                 state, effects = apply(state, event, rules)
@@ -497,7 +498,7 @@ def write_csv(result: SimulationResult | Mapping[str, SimulationResult], path: P
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     many = not isinstance(result, SimulationResult)
-    results = dict(result) if many else {result.label: result}
+    results = {result.label: result} if isinstance(result, SimulationResult) else dict(result)
     with path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
         out.writerow((["file"] if many else []) + ["theme", "day", "share"])
@@ -563,7 +564,7 @@ def run_cli(files: list[Path], players: int = 10_000, days: int = 90, seed: int 
     simulation.png into `out_dir`; returns {file name: result}. RulesError/ProfileError
     propagate for the CLI to report."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from game.rules import load_rules
 
@@ -579,11 +580,14 @@ def run_cli(files: list[Path], players: int = 10_000, days: int = 90, seed: int 
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                   console=console) as bar:
+
+        def advance(task: TaskID) -> Callable[[int, int], None]:
+            return lambda done, total: bar.update(task, completed=done)
+
         for label, (_, rules) in zip(labels, loaded):
             task = bar.add_task(f"simulating {label}", total=players * days)
-            results[label] = simulate(
-                rules, profile, players, days, seed, label=label, workers=workers,
-                progress=lambda done, total, task=task: bar.update(task, completed=done))
+            results[label] = simulate(rules, profile, players, days, seed, label=label, workers=workers,
+                                      progress=advance(task))
     for res in results.values():
         print_table(res, console)
     out_dir = Path(out_dir)

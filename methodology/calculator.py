@@ -21,8 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from methodology.model import Methodology, StepsRule, TravelKind
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 _MICROSECOND = timedelta(microseconds=1)
 _US_PER_HOUR_PER_KM = 3_600_000  # metres × this / µs = km/h
@@ -122,7 +126,7 @@ def check_time_window(started_at: datetime | None, ended_at: datetime | None, no
     return None
 
 
-def _whole(value: object) -> bool:
+def _whole(value: object) -> TypeIs[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -6,10 +6,14 @@ import tomllib
 from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from methodology.model import Methodology
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 class MethodologyError(ValueError):
@@ -25,7 +29,7 @@ class MethodologyError(ValueError):
         ))
 
 
-def _why(error: dict) -> str:
+def _why(error: ErrorDetails) -> str:
     if error["type"] == "value_error":
         return str(error["ctx"]["error"])
     if error["type"] == "extra_forbidden":

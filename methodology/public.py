@@ -42,7 +42,7 @@ def public_factors(m: Methodology) -> list[PublicFactor]:
     factors = []
     for kind, rule in sorted(m.travel.items()):
         for name, factor in (("baseline", rule.baseline), ("mode", rule.mode)):
-            factors.append(PublicFactor(f"{kind}.{name}", factor.value, factor.unit, factor.source))
+            factors.append(PublicFactor(f"{kind}.{name}", factor.value, factor.unit or factor.UNIT, factor.source))
     for name, unit in RATE_UNITS.items():
         value = str(getattr(m.rates, name))
         factors.append(PublicFactor(f"rates.{name}", value, unit, m.rates.source))
@@ -52,7 +52,7 @@ def public_factors(m: Methodology) -> list[PublicFactor]:
             factors.append(PublicFactor(f"steps.{name}", value, unit, m.steps.source))
         if m.steps.reduction:
             r = m.steps.reduction
-            factors.append(PublicFactor("steps.reduction", r.value, r.unit, r.source))
+            factors.append(PublicFactor("steps.reduction", r.value, r.unit or r.UNIT, r.source))
     return factors
 
 
