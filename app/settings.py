@@ -51,6 +51,8 @@ class AlipayApp(BaseModel):
     app_id: str = Field(min_length=1, max_length=64)
     private_key_path: str = Field(
         description="PEM file of the app's RSA private key (RSA2 request signing)")
+    alipay_public_key_path: str | None = Field(
+        default=None, description="PEM file of Alipay's public key, to verify its answers")
 
 
 class PartnerConfig(BaseModel):
@@ -229,6 +231,10 @@ class Settings(BaseSettings):
                 "CARBON_PAYOUT_PROVIDER is 'sandbox', which pays nobody; "
                 "set it to a real provider ('package.module:Class')"
             )
+        for app in self.alipay_apps:
+            if not app.alipay_public_key_path:
+                problems.append(f"Alipay app {app.app_id!r} has no alipay_public_key_path: "
+                                "its answers would not be verified")
         for partner in self.partners:
             if any(len(secret) < 32 for secret in partner.secrets):
                 problems.append(f"partner {partner.id!r} has a secret shorter than 32 characters")

@@ -5,14 +5,16 @@ It answers the documented requests with the documented answers: `jscode2session`
 the open gateway (Alipay). A test issues the codes; each works once, an unknown code is
 invalid and a second use is refused as WeChat and Alipay refuse it. It checks WeChat's
 appid and secret, the access token, and the RSA2 signature of every Alipay request with
-the app's public key. `down` answers HTTP 500, `garbage` a page that is not JSON, `delay`
-answers late.
+the app's public key, and signs its own answers with Alipay's key (`alipay_key`; a forged
+answer is signed with another key). `down` answers HTTP 500, `garbage` a page that is not
+JSON, `delay` answers late.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 from dataclasses import dataclass, field
 
@@ -51,6 +53,8 @@ class MiniProgramStub:
     def __init__(self) -> None:
         self.wechat_secrets: dict[str, str] = {}
         self.alipay_public_keys: dict[str, rsa.RSAPublicKey] = {}
+        self.alipay_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.forger_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.reset()
         self.app = Starlette(routes=[
             Route("/sns/jscode2session", self.jscode2session),
@@ -69,6 +73,7 @@ class MiniProgramStub:
         self.session_keys: list[str] = []
         self.down = False
         self.garbage = False
+        self.forge = False
         self.delay = 0.0
 
     # what a test does
@@ -186,11 +191,17 @@ class MiniProgramStub:
         if not isinstance(user, AlipayUser):
             return _alipay_error("40002", "Invalid Arguments", "isv.code-invalid",
                                  "授权码code无效")
-        return JSONResponse({"alipay_system_oauth_token_response": {
+        node = json.dumps({
             "user_id": "2088" + secrets.token_hex(6), "open_id": user.open_id,
             "access_token": "authusrB" + secrets.token_hex(16), "expires_in": 1296000,
             "refresh_token": "authusrB" + secrets.token_hex(16), "re_expires_in": 2592000,
-            "auth_start": "2026-01-01 00:00:00"}, "sign": "stub-signature"})
+            "auth_start": "2026-01-01 00:00:00", "note": "授权 {\"ok\"}"},
+            ensure_ascii=False, separators=(",", ":"))
+        signer = self.forger_key if self.forge else self.alipay_key
+        sign = base64.b64encode(signer.sign(node.encode(), padding.PKCS1v15(),
+                                            hashes.SHA256())).decode()
+        text = f'{{"alipay_system_oauth_token_response":{node},"sign":"{sign}"}}'
+        return Response(text, media_type="application/json; charset=utf-8")
 
 
 def _alipay_error(code: str, msg: str, sub_code: str, sub_msg: str) -> JSONResponse:

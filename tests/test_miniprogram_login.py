@@ -63,15 +63,17 @@ async def platforms() -> AsyncIterator[tuple[MiniProgramStub, str]]:
 
 
 @pytest.fixture(scope="session")
-def alipay_keys(tmp_path_factory) -> tuple[rsa.RSAPrivateKey, Path, Path]:
-    """The Alipay app's key (the stand-in knows its public half), its PEM file, and the
-    PEM file of another key that Alipay does not know."""
+def alipay_keys(tmp_path_factory, platforms) -> tuple[rsa.RSAPrivateKey, Path, Path, Path]:
+    """The Alipay app's key (the stand-in knows its public half), its PEM file, the PEM
+    file of another key that Alipay does not know, and Alipay's public key's PEM file."""
     folder = tmp_path_factory.mktemp("alipay")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (folder / "app.pem").write_bytes(_pem(key))
     (folder / "other.pem").write_bytes(_pem(other))
-    return key, folder / "app.pem", folder / "other.pem"
+    (folder / "alipay-public.pem").write_bytes(platforms[0].alipay_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key, folder / "app.pem", folder / "other.pem", folder / "alipay-public.pem"
 
 
 @pytest.fixture
@@ -83,12 +85,14 @@ def stub(platforms, alipay_keys) -> MiniProgramStub:
     return stub
 
 
-def platform_settings(url: str, alipay_key_path: Path, **overrides) -> dict:
+def platform_settings(url: str, keys: tuple, *, app_key: int = 1, **overrides) -> dict:
+    alipay_app = AlipayApp(app_id=ALIPAY_APP, private_key_path=str(keys[app_key]),
+                           alipay_public_key_path=str(keys[3]))
     return {
         "wechat_base_url": url,
         "alipay_base_url": url,
         "wechat_apps": [WeChatApp(app_id=a, secret=s) for a, s in WECHAT_SECRETS.items()],
-        "alipay_apps": [AlipayApp(app_id=ALIPAY_APP, private_key_path=str(alipay_key_path))],
+        "alipay_apps": [alipay_app],
         "miniprogram_timeout_seconds": 2.0,
         **overrides,
     }
@@ -96,7 +100,7 @@ def platform_settings(url: str, alipay_key_path: Path, **overrides) -> dict:
 
 @pytest.fixture
 async def app(make_app, stub, platforms, alipay_keys):
-    return await make_app(**platform_settings(platforms[1], alipay_keys[1]))
+    return await make_app(**platform_settings(platforms[1], alipay_keys))
 
 
 async def client_of(application, headers=ENGLISH) -> GraphQLClient:
@@ -200,7 +204,7 @@ def _closed_port_url() -> str:
 async def test_platform_trouble_is_a_clear_error_and_creates_nothing(make_app, stub, platforms,
                                                                      alipay_keys, trouble):
     url = _closed_port_url() if trouble == "refused" else platforms[1]
-    application = await make_app(**platform_settings(url, alipay_keys[1],
+    application = await make_app(**platform_settings(url, alipay_keys,
                                                      miniprogram_timeout_seconds=0.3))
     gql = await client_of(application)
     stub.down, stub.garbage = trouble == "down", trouble == "garbage"
@@ -217,7 +221,7 @@ async def test_platform_trouble_is_a_clear_error_and_creates_nothing(make_app, s
 
 async def test_wechat_refusing_the_servers_secret_is_not_available(make_app, stub, platforms,
                                                                    alipay_keys, caplog):
-    application = await make_app(**platform_settings(platforms[1], alipay_keys[1], wechat_apps=[
+    application = await make_app(**platform_settings(platforms[1], alipay_keys, wechat_apps=[
         WeChatApp(app_id=CITY_APP, secret="a-wrong-secret")]))
     gql = await client_of(application)
     payload = await wechat(gql, CITY_APP, stub.wechat_code(CITY_APP, "o-1"))
@@ -302,7 +306,7 @@ async def test_alipay_bad_and_reused_codes_are_refused(gql, stub):
 
 async def test_alipay_refusing_the_signature_is_a_clear_error(make_app, stub, platforms,
                                                               alipay_keys, caplog):
-    application = await make_app(**platform_settings(platforms[1], alipay_keys[2]))
+    application = await make_app(**platform_settings(platforms[1], alipay_keys, app_key=2))
     gql = await client_of(application)
     payload = await alipay(gql, stub.alipay_code(ALIPAY_APP, "alipay-open-3"))
     assert error_of(payload) == ("NOT_AVAILABLE", None)
@@ -310,8 +314,16 @@ async def test_alipay_refusing_the_signature_is_a_clear_error(make_app, stub, pl
     assert stub.used == set() and await counts() == (0, 0, 0)
 
 
+async def test_an_alipay_answer_not_signed_by_alipay_is_refused(gql, stub, caplog):
+    stub.forge = True
+    payload = await alipay(gql, stub.alipay_code(ALIPAY_APP, "alipay-open-4"))
+    assert error_of(payload) == ("NOT_AVAILABLE", None)
+    assert "does not verify" in caplog.text
+    assert await counts() == (0, 0, 0)
+
+
 async def test_logins_per_network_are_limited(make_app, stub, platforms, alipay_keys):
-    application = await make_app(**platform_settings(platforms[1], alipay_keys[1],
+    application = await make_app(**platform_settings(platforms[1], alipay_keys,
                                                      miniprogram_login_ip_limit=2))
     gql = await client_of(application)
     for _ in range(2):
@@ -320,3 +332,14 @@ async def test_logins_per_network_are_limited(make_app, stub, platforms, alipay_
     assert error_of(payload)[0] == "RATE_LIMITED"
     assert payload["retryAfterSeconds"] > 0
     assert stub.used == set()
+
+
+def test_production_wants_alipays_public_key(alipay_keys):
+    from app.settings import Settings
+
+    unverified = AlipayApp(app_id=ALIPAY_APP, private_key_path=str(alipay_keys[1]))
+    problems = Settings(_env_file=None, env="production", alipay_apps=[unverified]).production_problems()
+    assert any("alipay_public_key_path" in p for p in problems)
+    verified = unverified.model_copy(update={"alipay_public_key_path": str(alipay_keys[3])})
+    problems = Settings(_env_file=None, env="production", alipay_apps=[verified]).production_problems()
+    assert not any("Alipay" in p for p in problems)

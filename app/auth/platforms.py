@@ -57,8 +57,14 @@ def platform_string(data: dict[str, Any], key: str, limit: int = 128) -> str | N
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
-async def call_json(http: httpx.AsyncClient, platform: str, what: str, method: str, url: str,
-                    **kwargs: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PlatformAnswer:
+    data: dict[str, Any]
+    text: str  # as received: Alipay signs part of it byte for byte
+
+
+async def call_platform(http: httpx.AsyncClient, platform: str, what: str, method: str, url: str,
+                        **kwargs: Any) -> PlatformAnswer:
     """The JSON object a platform answered; NOT_AVAILABLE (logged by `what`, never by URL)
     when it did not answer one."""
     try:
@@ -76,4 +82,9 @@ async def call_json(http: httpx.AsyncClient, platform: str, what: str, method: s
     if not isinstance(data, dict):
         log.warning("%s %s answered something that is not a JSON object", platform, what)
         raise unavailable(platform)
-    return data
+    return PlatformAnswer(data, response.text)
+
+
+async def call_json(http: httpx.AsyncClient, platform: str, what: str, method: str, url: str,
+                    **kwargs: Any) -> dict[str, Any]:
+    return (await call_platform(http, platform, what, method, url, **kwargs)).data
