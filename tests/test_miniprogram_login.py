@@ -343,3 +343,12 @@ def test_production_wants_alipays_public_key(alipay_keys):
     verified = unverified.model_copy(update={"alipay_public_key_path": str(alipay_keys[3])})
     problems = Settings(_env_file=None, env="production", alipay_apps=[verified]).production_problems()
     assert not any("Alipay" in p for p in problems)
+
+
+async def test_first_logins_from_two_apps_at_once_make_one_player(gql, stub):
+    results = await asyncio.gather(*(
+        wechat(gql, app_id, stub.wechat_code(app_id, f"o-{app_id}", "u-together"))
+        for app_id in (CITY_APP, METRO_APP, CITY_APP)))
+    assert [r["errors"] for r in results] == [[], [], []]
+    assert len({r["session"]["player"]["id"] for r in results}) == 1
+    assert (await counts())[:2] == (1, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
@@ -72,8 +73,12 @@ async def player_for_miniprogram(identity: PlatformIdentity, phone: str | None) 
 
 
 async def _link_miniprogram(identity: PlatformIdentity, phone: str | None) -> Player:
-    key = {"platform": identity.platform, "app_id": identity.app_id, "openid": identity.openid}
-    async with in_transaction():
+    key: dict[str, Any] = {"platform": identity.platform, "app_id": identity.app_id, "openid": identity.openid}
+    async with in_transaction() as conn:
+        if identity.unionid and conn.capabilities.dialect == "postgres":
+            # first logins from two apps at once must not make two players of one unionid
+            await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                     [f"unionid:{identity.platform}:{identity.unionid}"])
         linked = await MiniProgramIdentity.filter(**key).select_related("player").first()
         player = linked.player if linked else None
         if linked is not None and identity.unionid and linked.unionid != identity.unionid:
