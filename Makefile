@@ -27,6 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/lint-imports
 
+# Types (docs/contributors/checks.md): mypy with pyproject's [tool.mypy].
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 # The live schema must not break the schema clients build against: main's schema.graphql
 # (origin/main), or the committed one where there is no origin/main (schema.graphql itself
 # before its first commit).

@@ -296,6 +296,7 @@ def rules_rollback(
     except ServiceError as exc:
         typer.secho(exc.message, fg="red", err=True)
         raise typer.Exit(1) from None
+    assert result.ruleset is not None  # a rollback publishes (never a dry run)
     typer.echo(f"rolled back: rules v{result.ruleset.version} ({result.ruleset.note})")
 
 

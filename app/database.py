@@ -118,7 +118,7 @@ async def clear_all_tables() -> None:
         await conn.execute_script(f"PRAGMA foreign_keys = OFF;{deletes}PRAGMA foreign_keys = ON;")
 
 
-def newest_first(query: Any, after: tuple[datetime, uuid.UUID] | None) -> Any:
+def newest_first(query: Any, after: tuple[datetime, uuid.UUID | str] | None) -> Any:
     """`query` newest first by (created_at, id), starting after the `after` key (keyset)."""
     if after is not None:
         created, last_id = after

@@ -167,7 +167,8 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
     )
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(
-        RequestContextMiddleware, routes=frozenset(r.path for r in routes), tracing=tracing
+        RequestContextMiddleware, tracing=tracing,
+        routes=frozenset(r.path for r in routes if isinstance(r, Route | Mount | WebSocketRoute))
     )
     return app
 

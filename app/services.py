@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from app.auth.host_tokens import HostTokenVerifier
 from app.auth.login_codes import LoginCodes
@@ -29,7 +30,7 @@ from methodology import MethodologyRegistry, default_registry, load_directory
 @dataclass
 class Services:
     settings: Settings
-    redis: Redis
+    redis: Redis | RedisCluster
     sms: SmsProvider
     login_codes: LoginCodes
     sessions: Sessions

@@ -72,12 +72,12 @@ def run(app: str, *, host: str, port: int, workers: int, metrics_port: int | Non
         start_metrics_server(metrics_host or host, metrics_port, metrics_token)
     if workers <= 1 or port == 0 or not hasattr(socket, "SO_REUSEPORT"):
         if workers > 1:
-            multiprocess.Process = MetricsWorker
+            multiprocess.Process = MetricsWorker  # type: ignore[misc]  # uvicorn makes its workers by this name
         uvicorn.run(app, host=host, port=port, workers=workers, **options)
         return
     config = uvicorn.Config(app, host=host, port=port, workers=workers, **options)
     # uvicorn's supervisor makes (and remakes) its workers through this module name
-    multiprocess.Process = ReusePortWorker
+    multiprocess.Process = ReusePortWorker  # type: ignore[misc]
     try:
         multiprocess.Multiprocess(config, sockets=[]).run()
     except KeyboardInterrupt:  # pragma: no cover

@@ -104,6 +104,7 @@ def build_schema(settings: Settings,
     checker: DocumentChecker | None = None
 
     def document_limits() -> DocumentLimits:
+        assert checker is not None  # set below, before the schema runs an operation
         return DocumentLimits(checker)
 
     schema = CarbonSchema(

@@ -24,7 +24,8 @@ from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff, re
 from schema.planet import Planet, planet_of
 from schema.shop import Order, orders_of
 
-Role = strawberry.enum(RoleEnum, name="Role")
+strawberry.enum(RoleEnum, name="Role")  # marks the class itself (the alias below)
+Role = RoleEnum
 IsOperator = requires_role(RoleEnum.OPERATOR)
 
 

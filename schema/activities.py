@@ -102,7 +102,7 @@ class Activity:
             points_awarded=a.points, growth_awarded=a.growth, energy_awarded=a.energy,
             status=ActivityStatus(a.status), reject_reason=a.reject_reason,
             methodology=MethodologyRef(id=strawberry.ID(a.methodology_id), version=a.methodology_version)
-            if a.methodology_id else None,
+            if a.methodology_id and a.methodology_version is not None else None,
             provenance=json.dumps(a.provenance, ensure_ascii=False),
         )
 

@@ -51,8 +51,8 @@ def schema_check(
     except (OSError, ContractFileError) as exc:
         typer.secho(f"cannot check the schema: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-    for change in result.dangerous:
-        typer.secho(f"warning: {change.type.name}: {change.description}", fg="yellow")
+    for warning in result.dangerous:
+        typer.secho(f"warning: {warning.type.name}: {warning.description}", fg="yellow")
     for declared in result.unused_declarations:
         typer.echo(f"note: declared change not made (remove it from {changes.name} once "
                    f"released): {declared.type}: {declared.description}")

@@ -15,6 +15,7 @@ import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import graphql
 from graphql import (
@@ -93,7 +94,7 @@ def load_declarations(path: Path) -> list[DeclaredChange]:
     for number, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
             raise ContractFileError(f"{path.name}: change {number} is not a table")
-        values = {key: entry.get(key) for key in ("type", "description", "reason")}
+        values: dict[str, Any] = {key: entry.get(key) for key in ("type", "description", "reason")}
         missing = [key for key, value in values.items()
                    if not isinstance(value, str) or not value.strip()]
         if missing:
@@ -114,9 +115,10 @@ def removed_without_deprecation(old: GraphQLSchema, new: GraphQLSchema) -> list[
         new_type = new.type_map.get(name)
         if name.startswith("__") or new_type is None or type(new_type) is not type(old_type):
             continue
-        if isinstance(old_type, GraphQLObjectType | GraphQLInterfaceType):
+        if isinstance(old_type, GraphQLObjectType | GraphQLInterfaceType) \
+                and isinstance(new_type, GraphQLObjectType | GraphQLInterfaceType):
             old_members, new_members = old_type.fields, new_type.fields
-        elif isinstance(old_type, GraphQLEnumType):
+        elif isinstance(old_type, GraphQLEnumType) and isinstance(new_type, GraphQLEnumType):
             old_members, new_members = old_type.values, new_type.values
         else:
             continue

@@ -11,7 +11,8 @@ from app.ledger.models import LedgerLine
 from app.ledger.service import Asset as AssetEnum
 from schema.pagination import Connection, paginate
 
-Asset = strawberry.enum(AssetEnum, name="Asset")
+strawberry.enum(AssetEnum, name="Asset")  # marks the class itself (the alias below)
+Asset = AssetEnum
 
 
 @strawberry.type

@@ -9,7 +9,8 @@ from app.errors import ErrorCode as ErrorCodeEnum
 from app.errors import ServiceError
 from schema.operation_metrics import note_user_error
 
-ErrorCode = strawberry.enum(ErrorCodeEnum, name="ErrorCode")
+strawberry.enum(ErrorCodeEnum, name="ErrorCode")  # marks the class itself (the alias below)
+ErrorCode = ErrorCodeEnum
 
 
 @strawberry.type

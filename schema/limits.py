@@ -207,10 +207,11 @@ class DocumentLimits(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if self.prepared is not None and context.graphql_document is self.prepared.document:
+        document = context.graphql_document
+        if self.prepared is not None and document is not None and document is self.prepared.document:
             errors = list(self.prepared.errors)
             if not errors and self.prepared.strings is not None:
-                refused = several_operations_unnamed(context.graphql_document,
+                refused = several_operations_unnamed(document,
                                                      context._provided_operation_name) \
                     or operation_text_problem(self.prepared.strings, context.variables)
                 errors = [refused] if refused else []

@@ -22,7 +22,8 @@ from schema.errors import UserError, user_errors
 from schema.pagination import Connection, decode_newest, newest_key, page_args, paginate
 from schema.permissions import IsAuthenticated, requires_role
 
-SettlementStatus = strawberry.enum(SettlementStatusEnum, name="SettlementStatus")
+strawberry.enum(SettlementStatusEnum, name="SettlementStatus")  # marks the class itself (the alias below)
+SettlementStatus = SettlementStatusEnum
 IsOperator = requires_role(Role.OPERATOR)
 
 
@@ -32,7 +33,7 @@ class MerchantStaffOrOperator(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}
 
     @property
-    def message(self) -> str:  # type: ignore[override] - in the reader's language
+    def message(self) -> str:  # type: ignore[override]  # in the reader's language
         return _("Only this merchant's staff (or an operator) may see this.")
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:

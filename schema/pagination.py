@@ -47,7 +47,7 @@ def encode_cursor(*key: object) -> str:
     return base64.urlsafe_b64encode(":".join(["k", *map(str, key)]).encode()).decode()
 
 
-def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
+def decode_cursor(cursor: str | None, *types: Callable[[str], Any]) -> tuple | None:
     """The key parts of a cursor, converted with `types` (default: one int)."""
     if cursor is None:
         return None

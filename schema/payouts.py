@@ -15,7 +15,8 @@ from app.payouts.models import PayoutStatus as PayoutStatusEnum
 from schema.pagination import Connection, decode_cursor, paginate
 from schema.permissions import requires_role
 
-PayoutStatus = strawberry.enum(PayoutStatusEnum, name="PayoutStatus")
+strawberry.enum(PayoutStatusEnum, name="PayoutStatus")  # marks the class itself (the alias below)
+PayoutStatus = PayoutStatusEnum
 IsOperator = requires_role(Role.OPERATOR)
 
 

@@ -24,7 +24,7 @@ class IsAuthenticated(BasePermission):
     error_extensions = {"code": "UNAUTHENTICATED"}
 
     @property
-    def message(self) -> str:  # type: ignore[override] - in the reader's language
+    def message(self) -> str:  # type: ignore[override]  # in the reader's language
         return _("Log in first.")
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:

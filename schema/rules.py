@@ -43,7 +43,8 @@ class RuleVersion:
                    active=rs.version == active_version, content=rs.content)
 
 
-ProposalStatus = strawberry.enum(ProposalStatusEnum, name="RuleProposalStatus")
+strawberry.enum(ProposalStatusEnum, name="RuleProposalStatus")  # marks the class itself (the alias below)
+ProposalStatus = ProposalStatusEnum
 
 
 @strawberry.type

@@ -27,9 +27,12 @@ from schema.pagination import (
 )
 from schema.permissions import IsAuthenticated, Public, requires_role
 
-ShopItemKind = strawberry.enum(ItemKind, name="ShopItemKind")
-LimitPeriodEnum = strawberry.enum(LimitPeriod, name="LimitPeriod")
-OrderStatusEnum = strawberry.enum(OrderStatus, name="OrderStatus")
+strawberry.enum(ItemKind, name="ShopItemKind")  # marks the class itself (the alias below)
+ShopItemKind = ItemKind
+strawberry.enum(LimitPeriod, name="LimitPeriod")  # marks the class itself (the alias below)
+LimitPeriodEnum = LimitPeriod
+strawberry.enum(OrderStatus, name="OrderStatus")  # marks the class itself (the alias below)
+OrderStatusEnum = OrderStatus
 IsOperator = requires_role(Role.OPERATOR)
 
 

@@ -48,7 +48,7 @@ def body_too_large(limit: int) -> JSONResponse:
                            "REQUEST_TOO_LARGE")
 
 
-class GraphQLView(GraphQL):
+class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = SessionCheckingTransportWSHandler
 
     def __init__(self, schema: Any, *, graphiql: bool, session_check_seconds: float = 10.0,

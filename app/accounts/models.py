@@ -19,7 +19,7 @@ class Player(Model):
     nickname = fields.CharField(max_length=40)
     city = fields.CharField(max_length=40, null=True)
     avatar_url = fields.CharField(max_length=500, null=True)
-    roles = fields.JSONField(default=list)
+    roles: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -85,6 +85,7 @@ class AuthSession(Model):
     player: fields.ForeignKeyRelation[Player] = fields.ForeignKeyField(
         "models.Player", related_name="sessions", on_delete=fields.CASCADE
     )
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
     method = fields.CharField(max_length=20)
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)

@@ -95,7 +95,7 @@ async def player(page: Page) -> Response:
 @console_page("admin")
 async def roles(page: Page) -> Response:
     player_id = page.request.path_params["id"]
-    chosen = [r for r in page.form.getlist("roles") if r in STAFF_ROLES]
+    chosen = [r for r in page.texts("roles") if r in STAFF_ROLES]
     result = await page.api(SET_ROLES, {"id": player_id, "roles": chosen})
     errors, general = errors_at_fields(result, "setPlayerRoles", ("roles",))
     if not errors and not general:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -143,7 +144,7 @@ class AlipayLogin:
         return PlatformIdentity(ALIPAY, app_id, openid)
 
 
-def _raise_refusal(error: object) -> None:
+def _raise_refusal(error: object) -> NoReturn:
     error = error if isinstance(error, dict) else {}
     sub_code = error.get("sub_code")
     if sub_code in CODE_REFUSALS:

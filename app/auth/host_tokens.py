@@ -45,6 +45,7 @@ class HostTokenVerifier:
         if algorithm not in issuer.algorithms:
             raise _refused(N_("The issuer does not sign with %(algorithm)s.", algorithm=repr(algorithm)))
         key = issuer.hs256_secret if algorithm == "HS256" else issuer.rs256_public_key
+        assert key is not None  # issuer.algorithms lists only the algorithms it has a key for
         required = ["exp", "iss", "sub"] + (["aud"] if issuer.audience else [])
         try:
             claims = jwt.decode(

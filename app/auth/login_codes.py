@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
@@ -45,7 +46,7 @@ class LoginCodes:
         resend = self.settings.login_code_resend_seconds
         now = utcnow()
         code = new_login_code()
-        values = {
+        values: dict[str, Any] = {
             "code_hash": self._hash(phone, code),
             "sent_at": now,
             "expires_at": now + timedelta(seconds=self.settings.login_code_ttl_seconds),

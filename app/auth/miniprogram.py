@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from app.accounts.models import Player
 from app.accounts.service import player_for_miniprogram
@@ -16,7 +17,7 @@ from app.settings import Settings
 
 
 class MiniProgramLogin:
-    def __init__(self, settings: Settings, redis: Redis) -> None:
+    def __init__(self, settings: Settings, redis: Redis | RedisCluster) -> None:
         self.settings = settings
         self.http = httpx.AsyncClient(timeout=settings.miniprogram_timeout_seconds,
                                       trust_env=False)

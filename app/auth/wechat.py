@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from app.auth.platforms import WECHAT, PlatformIdentity, call_json, checked_code, log, platform_string, unavailable
@@ -28,7 +29,7 @@ TOKEN_MARGIN_SECONDS = 300
 
 
 class WeChatLogin:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, redis: Redis) -> None:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, redis: Redis | RedisCluster) -> None:
         self.base = settings.wechat_base_url.rstrip("/")
         self.apps = {app.app_id: app for app in settings.wechat_apps}
         self.http = http

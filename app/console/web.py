@@ -122,6 +122,11 @@ class Page:
         value = self.form.get(name) if self.form else None
         return value if isinstance(value, str) else ""
 
+    def texts(self, name: str) -> list[str]:
+        """A repeated form field's text values (none when absent)."""
+        values = self.form.getlist(name) if self.form else []
+        return [v for v in values if isinstance(v, str)]
+
     def redirect(self, url: str) -> Response:
         return self.finish(RedirectResponse(url, status_code=303))
 

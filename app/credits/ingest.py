@@ -114,9 +114,9 @@ class Ingestor(CreditService):
                     outcomes.append(None)
                     continue
                 if isinstance(plan[0], Refused):
-                    refused, player = plan
-                    activity = self._refused_activity(player, partner_id, record, refused)
-                    status, reason, message = "rejected", refused.reason, refused.message
+                    refusal, player = plan
+                    activity = self._refused_activity(player, partner_id, record, refusal)
+                    status, reason, message = "rejected", refusal.reason, refusal.message
                     outcomes.append(RecordOutcome(record["id"], status, reason=reason, message=message))
                 else:
                     fields, player, methodology = plan
@@ -174,10 +174,10 @@ class Ingestor(CreditService):
     async def _players(self, subjects: list) -> dict[str, Player]:
         """subject -> player, for subjects that are player ids or one host-app subject
         (anything else a partner sends as a subject finds nobody)."""
-        subjects = {s for s in subjects if isinstance(s, str) and 0 < len(s) <= MAX_ID_LENGTH}
-        by_id = {str(pid): s for s in subjects if (pid := subject_as_player_id(s)) is not None}
+        wanted = {s for s in subjects if isinstance(s, str) and 0 < len(s) <= MAX_ID_LENGTH}
+        by_id = {str(pid): s for s in wanted if (pid := subject_as_player_id(s)) is not None}
         found = {by_id[str(p.id)]: p for p in await Player.filter(id__in=list(by_id))}
-        rest = [s for s in subjects if s not in found]
+        rest = [s for s in wanted if s not in found]
         if rest:
             links: dict[str, list[Player]] = {}
             for link in await HostIdentity.filter(subject__in=rest).prefetch_related("player"):

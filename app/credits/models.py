@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -15,6 +16,7 @@ class Activity(Model):
     player: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.Player", related_name="activities", on_delete=fields.RESTRICT
     )
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
     kind = fields.CharField(max_length=30)
     source = fields.CharField(max_length=80)
     occurred_at = fields.DatetimeField()
@@ -31,7 +33,7 @@ class Activity(Model):
     reject_message = fields.CharField(max_length=300, null=True)
     methodology_id = fields.CharField(max_length=80, null=True)
     methodology_version = fields.IntField(null=True)
-    provenance = fields.JSONField(default=dict)
+    provenance: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -47,13 +49,14 @@ class PartnerRecord(Model):
     partner_id = fields.CharField(max_length=60)
     record_id = fields.CharField(max_length=200)
     received_at = fields.DatetimeField(auto_now_add=True)
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField()
     status = fields.CharField(max_length=20)
     reason = fields.CharField(max_length=40, null=True)
     message = fields.CharField(max_length=300, null=True)
     activity: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "models.Activity", related_name="partner_records", null=True, on_delete=fields.RESTRICT
     )
+    activity_id: uuid.UUID | None  # the column behind `activity`, for type checkers
 
     class Meta:
         table = "partner_record"
@@ -72,6 +75,7 @@ class DailyCredit(Model):
     player: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.Player", related_name="daily_credits", on_delete=fields.RESTRICT
     )
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
     local_date = fields.DateField()
     kind = fields.CharField(max_length=30)
     reduction_grams = fields.BigIntField(default=0)
@@ -82,6 +86,7 @@ class DailyCredit(Model):
     activity: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "models.Activity", related_name=False, null=True, on_delete=fields.RESTRICT
     )
+    activity_id: uuid.UUID | None  # the column behind `activity`, for type checkers
 
     class Meta:
         table = "daily_credit"

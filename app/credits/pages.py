@@ -45,7 +45,7 @@ def summarise(rows: list[dict], days: list[str]) -> dict[str, Any]:
             "reasons": reasons, "table": table}
 
 
-def _charts(summary: dict[str, Any], days: list[str]) -> dict[str, str]:
+def _charts(summary: dict[str, Any], days: list[str]) -> dict[str, Any]:  # template values
     if not days:
         return {"records_chart": "", "refusals_chart": ""}
     records = bar_chart(

@@ -75,8 +75,10 @@ async def partner_record_days(since: date, until: date, zone: str,
     # the day a record falls on: the first day whose end it is before (the day numbers are
     # written into the SQL: as parameters PostgreSQL would take the CASE for text)
     ends = [*starts[1:], end]
-    day_of = Case(*[When(received_at__lt=day_end, then=RawSQL(str(n)))
-                    for n, day_end in enumerate(ends)], default=RawSQL(str(len(days) - 1)))
+    # (Tortoise renders RawSQL here; its annotations leave it out)
+    day_of = Case(*[When(received_at__lt=day_end, then=RawSQL(str(n)))  # type: ignore[arg-type]
+                    for n, day_end in enumerate(ends)],
+                  default=RawSQL(str(len(days) - 1)))  # type: ignore[arg-type]
     query = PartnerRecord.filter(received_at__gte=starts[0], received_at__lt=end)
     if partner_id is not None:
         query = query.filter(partner_id=partner_id)

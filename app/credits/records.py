@@ -92,8 +92,8 @@ def _text_problem(value: Any, name: str, depth: int) -> str | None:
     every per-record message (kept records answer a resend with their stored message; the
     `reason` code is what a partner acts on)."""
     if isinstance(value, str):
-        problem = text_problem(name, value, max_chars=MAX_TEXT_CHARS)
-        return problem.render("en") if problem else None
+        bad_text = text_problem(name, value, max_chars=MAX_TEXT_CHARS)
+        return bad_text.render("en") if bad_text else None
     if depth > MAX_NESTING:
         return f"{name} is nested more than {MAX_NESTING} levels deep"
     if isinstance(value, dict):

@@ -18,6 +18,7 @@ from app.credits.daily import lock_daily
 from app.credits.models import Activity
 from app.errors import invalid
 from app.i18n.messages import N_
+from game.engine import Effect
 from methodology import ActivityInput, Reason, calculate
 
 KIND = "steps"
@@ -66,7 +67,7 @@ class StepSync(CreditService):
             first_steps_today = daily.steps == 0
             daily.steps = steps
             activity.steps = steps
-            effects = []
+            effects: list[Effect] = []
             if calc.rejection is None:  # else the cap took it all: keep the report, credit nothing
                 for name in ("reduction_grams", "points", "growth", "energy"):
                     setattr(activity, name, getattr(activity, name) + getattr(calc, name))

@@ -42,9 +42,11 @@ class LedgerLine(Model):
     transaction: fields.ForeignKeyRelation[LedgerTransaction] = fields.ForeignKeyField(
         "models.LedgerTransaction", related_name="lines", on_delete=fields.RESTRICT
     )
+    transaction_id: uuid.UUID  # the column behind `transaction`, for type checkers
     account: fields.ForeignKeyRelation[LedgerAccount] = fields.ForeignKeyField(
         "models.LedgerAccount", related_name="lines", on_delete=fields.RESTRICT
     )
+    account_id: int  # the column behind `account`, for type checkers
     seq = fields.BigIntField()
     asset = fields.CharField(max_length=20)
     amount = fields.BigIntField()

@@ -241,10 +241,10 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
         per_account: dict[int, int] = defaultdict(int)
         asset_of: dict[int, Asset] = {}
         for p in entry.postings:
-            acc_id, *head = accounts[(p.owner, p.asset)]
+            acc_id, balance, count, last_hash, may_go_negative = accounts[(p.owner, p.asset)]
             per_account[acc_id] += p.amount
             asset_of[acc_id] = p.asset
-            heads.setdefault(acc_id, tuple(head))
+            heads.setdefault(acc_id, (balance, count, last_hash, may_go_negative))
         now = tx.created_at  # lines carry their transaction's time (leaderboards replay it)
         for acc_id in sorted(per_account):
             amount, asset = per_account[acc_id], asset_of[acc_id]

@@ -26,6 +26,7 @@ class MerchantStaff(Model):
     merchant: fields.ForeignKeyRelation[Merchant] = fields.ForeignKeyField(
         "models.Merchant", related_name="staff", on_delete=fields.CASCADE
     )
+    merchant_id: uuid.UUID  # the column behind `merchant`, for type checkers
     player_id = fields.UUIDField(db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -41,6 +42,7 @@ class MerchantPayment(Model):
     merchant: fields.ForeignKeyRelation[Merchant] = fields.ForeignKeyField(
         "models.Merchant", related_name="payments", on_delete=fields.RESTRICT
     )
+    merchant_id: uuid.UUID  # the column behind `merchant`, for type checkers
     player_id = fields.UUIDField(db_index=True)
     points = fields.BigIntField()
     idempotency_key = fields.CharField(max_length=200)
@@ -65,6 +67,7 @@ class Settlement(Model):
     merchant: fields.ForeignKeyRelation[Merchant] = fields.ForeignKeyField(
         "models.Merchant", related_name="settlements", on_delete=fields.RESTRICT
     )
+    merchant_id: uuid.UUID  # the column behind `merchant`, for type checkers
     period = fields.CharField(max_length=20)
     period_start = fields.DatetimeField()
     period_end = fields.DatetimeField()

@@ -32,6 +32,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
@@ -202,7 +203,7 @@ async def _settle_merchant(merchant: Merchant, p: Period, now: datetime, rate: i
             figures = statements.StatementFigures(
                 p.name, p.start, p.end, payments_points, total - payments_points, settled, rate,
                 cash_fen)
-            values = dict(
+            values: dict[str, Any] = dict(
                 period_start=p.start, period_end=p.end, payments=len(payments), points=settled,
                 cash_fen=cash_fen, points_per_yuan=rate,
                 # nothing to pay (everything carried forward) is settled at once

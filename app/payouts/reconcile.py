@@ -39,6 +39,7 @@ async def reconcile(provider: PayoutProvider, since: datetime | None = None) -> 
     for payout_id in sorted(set(payouts) | set(records)):
         payout, record = payouts.get(payout_id), records.get(payout_id)
         if payout is None:
+            assert record is not None  # the id came from the outbox or the provider
             differences.append(Difference(
                 payout_id, "unknown-at-provider",
                 f"the provider paid {record.amount_fen} fen to {record.recipient} "

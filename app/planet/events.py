@@ -41,7 +41,7 @@ def to_message(effect: Effect, at: datetime) -> dict:
 
 
 class PlanetEvents:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis | RedisCluster) -> None:
         self.redis = redis
 
     async def publish(self, player_id: str, effects: list[Effect], at: datetime) -> None:

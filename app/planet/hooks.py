@@ -9,6 +9,7 @@ import logging
 from datetime import date, datetime
 from typing import Protocol
 
+from app.accounts.models import Player
 from app.credits.crediting import CreditHooks
 from app.leaderboards.boards import Leaderboards
 from app.leaderboards.rebuild import rebuild_from_ledger
@@ -40,7 +41,7 @@ class GameHooks(CreditHooks):
                            effects: list[Effect]) -> None:
         await self.after_commit_many([(player, reduction_grams, at, effects)])
 
-    async def after_commit_many(self, items: list[tuple[object, int, datetime | None, list[Effect]]]
+    async def after_commit_many(self, items: list[tuple[Player, int, datetime | None, list[Effect]]]
                                 ) -> None:
         """`after_commit` for a batch: events as they come, the boards in one pipeline."""
         await self.events.publish_many([(str(player.id), effects, at or datetime.now().astimezone())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -13,7 +16,8 @@ class Planet(Model):
     player: fields.OneToOneRelation = fields.OneToOneField(
         "models.Player", related_name="planet", on_delete=fields.RESTRICT
     )
-    state = fields.JSONField(default=dict)
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
+    state: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     active_theme = fields.CharField(max_length=40, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -28,6 +32,7 @@ class QuizAnswer(Model):
     player: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.Player", related_name="quiz_answers", on_delete=fields.RESTRICT
     )
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
     local_date = fields.DateField()
     question_id = fields.CharField(max_length=60)
     choice_id = fields.CharField(max_length=20)
@@ -46,9 +51,11 @@ class Friendship(Model):
     player: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.Player", related_name="following", on_delete=fields.CASCADE
     )
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
     friend: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.Player", related_name="followers", on_delete=fields.CASCADE
     )
+    friend_id: uuid.UUID  # the column behind `friend`, for type checkers
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

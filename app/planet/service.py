@@ -58,7 +58,8 @@ async def apply_events(events: list[tuple[str, Event]], rules: Rules
     which the caller posts, after this, in the same transaction."""
     planets = await lock_planets([player_id for player_id, _ in events])
     states = {pid: PlanetState.from_json(planet.state) for pid, planet in planets.items()}
-    results, rewards = [], []
+    results: list[list[Effect]] = []
+    rewards: list[Entry] = []
     for player_id, event in events:
         pid = str(player_id)
         states[pid], effects = apply(states[pid], event, rules)

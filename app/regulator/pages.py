@@ -4,6 +4,7 @@ the CSV, from `programmeFigures` (aggregates only: no player appears)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -42,7 +43,7 @@ async def figures_csv(page: Page) -> Response:
                  f'attachment; filename="programme-figures-{since}-{until}.csv"'}))
 
 
-def _charts(found: dict) -> dict[str, str]:
+def _charts(found: dict) -> dict[str, Any]:  # template values
     days = [d["date"] for d in found["days"]]
     people = line_chart(
         days, [Series(_("participants"), [d["participants"] for d in found["days"]]),

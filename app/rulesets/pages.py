@@ -182,6 +182,7 @@ async def propose(page: Page) -> Response:
                            live_version=live, types=list(document.REQUIREMENT_TYPES),
                            labels=LABELS, propose_errors=errors, propose_general=general,
                            note=note, **_editor_values(content))
+    assert result.data is not None  # no errors: the API answered with data
     proposal = result.data["proposeRules"]["proposal"]["id"]
     return page.redirect(f"/console/rules?notice=proposed-{proposal}")
 

@@ -225,16 +225,15 @@ async def import_codes(actor_id: str, item_id: str, codes: list[str]) -> ImportR
     bad = next((c for c in cleaned if not c or len(c) > 100), None)
     if bad is not None:
         raise invalid("codes", N_("Each code is 1 to 100 characters."))
-    seen: set[str] = set()
-    unique = [c for c in cleaned if not (c in seen or seen.add(c))]
+    unique = list(dict.fromkeys(cleaned))  # first occurrences, in order
     async with in_transaction():
         item = await ShopItem.filter(id=pk).select_for_update().first()
         if item is None:
             raise ServiceError(ErrorCode.NOT_FOUND, N_("No such item."), "itemId")
         if not item.uses_codes:
             raise invalid("codes", N_("This item does not draw codes from a pool."))
-        present = set(await CouponCode.filter(item_id=pk, code__in=unique)
-                      .values_list("code", flat=True))
+        present = {str(code) for code in await CouponCode.filter(item_id=pk, code__in=unique)
+                   .values_list("code", flat=True)}
         new = [c for c in unique if c not in present]
         await CouponCode.bulk_create([CouponCode(item_id=pk, code=c) for c in new])
         if new:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -48,7 +49,7 @@ class ShopItem(Model):
     limit_period = fields.CharField(max_length=10, default=LimitPeriod.TOTAL.value)
     available_from = fields.DatetimeField(null=True)
     available_until = fields.DatetimeField(null=True)
-    cities = fields.JSONField(default=list)  # empty: every city
+    cities: fields.JSONField[list[str]] = fields.JSONField(default=list)  # empty: every city
     cash_fen = fields.BigIntField(null=True)  # red packets: cash per unit, in fen
     uses_codes = fields.BooleanField(default=False)  # coupons drawn from an imported pool
     active = fields.BooleanField(default=True)
@@ -67,6 +68,7 @@ class CouponCode(Model):
     item: fields.ForeignKeyRelation[ShopItem] = fields.ForeignKeyField(
         "models.ShopItem", related_name="codes", on_delete=fields.RESTRICT
     )
+    item_id: uuid.UUID  # the column behind `item`, for type checkers
     code = fields.CharField(max_length=100)
     order_id = fields.UUIDField(null=True, db_index=True)
     assigned_at = fields.DatetimeField(null=True)
@@ -85,12 +87,13 @@ class Order(Model):
     item: fields.ForeignKeyRelation[ShopItem] = fields.ForeignKeyField(
         "models.ShopItem", related_name="orders", on_delete=fields.RESTRICT
     )
+    item_id: uuid.UUID  # the column behind `item`, for type checkers
     quantity = fields.IntField()
     points_spent = fields.BigIntField()
     status = fields.CharField(max_length=20)
     idempotency_key = fields.CharField(max_length=200)
     limit_period_key = fields.CharField(max_length=20, null=True)
-    coupon_codes = fields.JSONField(default=list)
+    coupon_codes: fields.JSONField[list[str]] = fields.JSONField(default=list)
     cash_fen = fields.BigIntField(default=0)
     cancel_reason = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -123,8 +126,8 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=40)
     target_type = fields.CharField(max_length=40)
     target_id = fields.CharField(max_length=80)
-    before = fields.JSONField(null=True)
-    after = fields.JSONField(null=True)
+    before: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    after: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     note = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

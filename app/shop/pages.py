@@ -67,7 +67,7 @@ def _input(page: Page, creating: bool) -> dict[str, Any]:
         "limitPeriod": page.text("limitPeriod") or None,
         "availableFrom": city_time(page.text("availableFrom"), page.zone),
         "availableUntil": city_time(page.text("availableUntil"), page.zone),
-        "cities": [c for c in page.form.getlist("cities") if isinstance(c, str)],
+        "cities": page.texts("cities"),
         "cashFen": integer(page.text("cashFen")),
         "active": page.text("active") == "on",
     }
@@ -79,8 +79,8 @@ def _input(page: Page, creating: bool) -> dict[str, Any]:
 
 def _form_values(page: Page) -> dict[str, Any]:
     """What the operator typed, to show again beside the API's refusal."""
-    values = {name: page.text(name) for name in INPUT_FIELDS}
-    values["cities"] = [c for c in page.form.getlist("cities") if isinstance(c, str)]
+    values: dict[str, Any] = {name: page.text(name) for name in INPUT_FIELDS}
+    values["cities"] = page.texts("cities")
     values["active"] = page.text("active") == "on"
     values["usesCodes"] = page.text("usesCodes") == "on"
     return values

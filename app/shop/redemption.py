@@ -156,6 +156,8 @@ def _left(remaining: int) -> LazyMessage:
 
 
 async def _take_limit(player_id: str, item: ShopItem, key: str, quantity: int) -> None:
+    limit = item.per_player_limit
+    assert limit is not None  # called for limited items only
     conn = connections.get("default")
     await conn.execute_query(  # ON CONFLICT: a concurrent first redemption must not abort ours
         dialect_sql(conn, "INSERT INTO shop_limit_counter (player_id, item_id, period, used) "
@@ -164,11 +166,11 @@ async def _take_limit(player_id: str, item: ShopItem, key: str, quantity: int) -
         [player_id, str(item.id), key])
     raised = await LimitCounter.filter(
         player_id=player_id, item_id=item.id, period=key,
-        used__lte=item.per_player_limit - quantity,
+        used__lte=limit - quantity,
     ).update(used=F("used") + quantity)
     if not raised:
         counter = await LimitCounter.get(player_id=player_id, item_id=item.id, period=key)
-        left = max(item.per_player_limit - counter.used, 0)
+        left = max(limit - counter.used, 0)
         if key == "total":
             message = N_("The limit is %(limit)s per player: %(left)s left.",
                          limit=item.per_player_limit, left=left)
