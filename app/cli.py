@@ -13,7 +13,11 @@ from app import database
 from app.auth.roles import Role
 from app.cli_database import with_database
 from app.i18n import set_language
+from app.merchants.cli import merchants_cli
+from app.payouts.cli import payouts_cli
+from app.persisted_queries_cli import persisted_queries_cli
 from app.settings import get_settings
+from schema.cli import schema_cli
 
 cli = typer.Typer(help="carbon-planet: city carbon-inclusive programme backend.", no_args_is_help=True)
 
@@ -316,11 +320,7 @@ def main() -> None:
     cli()
 
 
-from app.merchants.cli import merchants_cli  # noqa: E402  (sub-commands in their own modules)
-from app.payouts.cli import payouts_cli  # noqa: E402
-from app.persisted_queries_cli import persisted_queries_cli  # noqa: E402
-from schema.cli import schema_cli  # noqa: E402
-
+# sub-commands in their own modules
 cli.add_typer(payouts_cli, name="payouts")
 cli.add_typer(persisted_queries_cli, name="persisted-queries")
 cli.add_typer(merchants_cli, name="merchants")
