@@ -15,7 +15,6 @@ from app.auth.roles import Role as RoleEnum
 from app.auth.sessions import IssuedSession
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
-from app.planet.friends import friends_of
 from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
 from schema.errors import UserError, client_error, user_errors
@@ -38,37 +37,39 @@ class PlayerType:
     created_at: datetime
 
     @strawberry.field(permission_classes=[SelfOrStaff])
-    async def balances(self) -> Balances:
-        return await balances_of(str(self.id))
+    async def balances(self, info: Info) -> Balances:
+        return await balances_of(info.context.loaders, str(self.id))
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Newest first.")
     async def ledger(
-        self, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[LedgerEntry]:
-        return await ledger_of(str(self.id), first, after)
+        return await ledger_of(info.context.loaders, str(self.id), first, after)
 
     @strawberry.field(permission_classes=[SelfOrStaff])
     async def planet(self, info: Info) -> Planet:
         return await planet_of(info, str(self.id))
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Players this player follows.")
-    async def friends(self) -> list[PlayerType]:
-        return [PlayerType.from_model(p) for p in await friends_of(str(self.id))]
+    async def friends(self, info: Info) -> list[PlayerType]:
+        return [PlayerType.from_model(p) for p in await info.context.loaders.friends.load(
+            str(self.id))]
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Newest first.")
     async def activities(
-        self, first: int | None = None, after: str | None = None
+        self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Activity]:
-        return await activities_of(str(self.id), first, after)
+        return await activities_of(info.context.loaders, str(self.id), first, after)
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Shop orders, newest first.")
-    async def orders(self, first: int | None = None, after: str | None = None) -> Connection[Order]:
-        return await orders_of(str(self.id), first, after)
+    async def orders(self, info: Info, first: int | None = None,
+                     after: str | None = None) -> Connection[Order]:
+        return await orders_of(info.context.loaders, str(self.id), first, after)
 
     @strawberry.field(permission_classes=[SelfOrStaff],
                       description="What the account may do besides playing (staff roles).")
-    async def roles(self) -> list[Role]:
-        player = await PlayerModel.get_or_none(id=str(self.id))
+    async def roles(self, info: Info) -> list[Role]:
+        player = await info.context.loaders.players.load(str(self.id))
         return [RoleEnum(r) for r in player.roles] if player else []
 
     @classmethod

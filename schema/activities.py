@@ -18,6 +18,7 @@ from app.errors import ServiceError
 from methodology import Methodology as MethodologyModel
 from methodology import public_caps, public_factors
 from schema.errors import UserError, client_error, user_errors
+from schema.loaders import Loaders, PageKey
 from schema.pagination import (
     Connection,
     decode_newest,
@@ -145,9 +146,10 @@ class SyncStepsPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-async def activities_of(player_id: str, first: int | None, after: str | None) -> Connection[Activity]:
+async def activities_of(loaders: Loaders, player_id: str, first: int | None,
+                        after: str | None) -> Connection[Activity]:
     return await paginate(first, after,
-                          lambda n, key: queries.player_activities(player_id, n, key),
+                          lambda n, key: loaders.player_activities.load(PageKey(player_id, n, key)),
                           Activity.from_model, newest_key, decode_newest)
 
 

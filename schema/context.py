@@ -17,6 +17,7 @@ from app.auth.roles import Principal
 from app.auth.sessions import AuthenticationError
 from app.i18n.messages import N_, Text
 from app.services import Services
+from schema.loaders import Loaders
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -37,6 +38,8 @@ class Context:
     services: Services
     connection_params: dict[str, Any] | None = None
     authorization: str | None = None  # the console's session, which rides in a cookie
+    # fresh for every operation (for_operation too): they batch, see schema.loaders
+    loaders: Loaders = field(default_factory=Loaders, init=False)
     _caller: tuple[Principal, Player] | None = field(default=None, init=False)
     _auth_error: Text | None = field(default=None, init=False)
     _resolving: asyncio.Future | None = field(default=None, init=False)

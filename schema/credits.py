@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from app.ledger import service as ledger
 from app.ledger.models import LedgerLine
 from app.ledger.service import Asset as AssetEnum
+from schema.loaders import Loaders, PageKey
 from schema.pagination import Connection, paginate
 
 strawberry.enum(AssetEnum, name="Asset")  # marks the class itself (the alias below)
@@ -48,8 +48,8 @@ class LedgerEntry:
         )
 
 
-async def balances_of(player_id: str) -> Balances:
-    found = await ledger.balances(player_id)
+async def balances_of(loaders: Loaders, player_id: str) -> Balances:
+    found = await loaders.player_balances.load(player_id)
     return Balances(
         carbon_points=found[AssetEnum.CARBON_POINT],
         growth=found[AssetEnum.GROWTH],
@@ -58,7 +58,8 @@ async def balances_of(player_id: str) -> Balances:
     )
 
 
-async def ledger_of(player_id: str, first: int | None, after: str | None) -> Connection[LedgerEntry]:
+async def ledger_of(loaders: Loaders, player_id: str, first: int | None,
+                    after: str | None) -> Connection[LedgerEntry]:
     return await paginate(
-        first, after, lambda n, key: ledger.player_lines(player_id, n, key[0] if key else None),
+        first, after, lambda n, key: loaders.player_ledger.load(PageKey(player_id, n, key)),
         LedgerEntry.from_model, lambda line: (line.id,))

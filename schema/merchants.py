@@ -19,6 +19,7 @@ from app.merchants.models import Settlement as SettlementModel
 from app.merchants.models import SettlementStatus as SettlementStatusEnum
 from schema.accounts import PlayerType
 from schema.errors import UserError, user_errors
+from schema.loaders import PageKey
 from schema.pagination import Connection, decode_newest, newest_key, page_args, paginate
 from schema.permissions import IsAuthenticated, requires_role
 
@@ -78,22 +79,23 @@ class MerchantType:
 
     @strawberry.field(permission_classes=[MerchantStaffOrOperator],
                       description="Points received and not yet settled.")
-    async def balance_points(self) -> int:
-        return await merchants.balance_points(str(self.id))
+    async def balance_points(self, info: Info) -> int:
+        return await info.context.loaders.merchant_balances.load(str(self.id))
 
     @strawberry.field(permission_classes=[MerchantStaffOrOperator], description="Newest first.")
-    async def payments(self, first: int | None = None,
+    async def payments(self, info: Info, first: int | None = None,
                        after: str | None = None) -> Connection[MerchantPayment]:
+        load = info.context.loaders.merchant_payments.load
         merchant_id = str(self.id)
-        return await paginate(first, after,
-                              lambda n, key: merchants.merchant_payments(merchant_id, n, key),
+        return await paginate(first, after, lambda n, key: load(PageKey(merchant_id, n, key)),
                               MerchantPayment.from_model, newest_key, decode_newest)
 
     @strawberry.field(permission_classes=[MerchantStaffOrOperator],
                       description="Newest period first.")
-    async def settlements(self, first: int | None = None) -> list[Settlement]:
+    async def settlements(self, info: Info, first: int | None = None) -> list[Settlement]:
         limit, _ = page_args(first, None)
-        rows = await merchants.merchant_settlements(str(self.id), limit)
+        rows = await info.context.loaders.merchant_settlements.load(
+            PageKey(str(self.id), limit))
         return [Settlement.from_model(s) for s in rows]
 
     @classmethod

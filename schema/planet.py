@@ -82,7 +82,7 @@ def local_today(info: Info):
 async def planet_of(info: Info, player_id: str) -> Planet:
     rules = info.context.services.rules
     language = current_language()
-    state, active = await planet.planet_state(player_id)
+    state, active = await info.context.loaders.planets.load(player_id)
     today = local_today(info)
     themes = []
     for t in rules.themes_in_order:

@@ -18,6 +18,7 @@ from app.shop.models import ItemKind, LimitPeriod, OrderStatus
 from app.shop.models import Order as OrderModel
 from app.shop.models import ShopItem as ItemModel
 from schema.errors import UserError, client_error, user_errors
+from schema.loaders import Loaders, PageKey
 from schema.pagination import (
     Connection,
     decode_newest,
@@ -163,9 +164,10 @@ class OrderPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-async def orders_of(player_id: str, first: int | None, after: str | None) -> Connection[Order]:
+async def orders_of(loaders: Loaders, player_id: str, first: int | None,
+                    after: str | None) -> Connection[Order]:
     return await paginate(first, after,
-                          lambda n, key: redemption.player_orders(player_id, n, key),
+                          lambda n, key: loaders.player_orders.load(PageKey(player_id, n, key)),
                           Order.from_model, newest_key, decode_newest)
 
 

@@ -4,6 +4,7 @@ received records counted by local day."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,14 +14,22 @@ from tortoise.functions import Count
 
 from app.credits.models import Activity, PartnerRecord
 from app.database import newest_first
+from app.database_pages import first_rows_per_owner
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_
 
 
 async def player_activities(
-    player_id: str, limit: int, after: tuple[datetime, uuid.UUID] | None
-) -> list[Activity]:
-    return await newest_first(Activity.filter(player_id=player_id), after).limit(limit)
+    player_ids: Sequence[str], limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> dict[str, list[Activity]]:
+    """Up to `limit` activities of each player, newest first."""
+    query = newest_first(Activity.filter(player_id__in=list(player_ids)), after)
+    rows = await first_rows_per_owner(query, '"activity"."player_id"', ["-created_at", "-id"],
+                                      limit)
+    found: dict[str, list[Activity]] = {p: [] for p in player_ids}
+    for row in rows:
+        found[str(row.player_id)].append(row)
+    return found
 
 
 async def partner_records(

@@ -15,6 +15,7 @@ import random
 import uuid
 import zlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +26,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.database import dialect_sql, insert_rows, update_rows
+from app.database_pages import first_rows_per_owner
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
 from app.ledger.chain import line_hash
@@ -265,14 +267,30 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
 
 
 async def balances(player_id: str) -> dict[Asset, int]:
-    rows = await LedgerAccount.filter(owner=player_owner(player_id)).values("asset", "balance")
-    found = {Asset(r["asset"]): int(r["balance"]) for r in rows}
-    return {asset: found.get(asset, 0) for asset in Asset}
+    return (await balances_of_players([player_id]))[player_id]
 
 
-async def player_lines(player_id: str, limit: int, before_id: int | None) -> list[LedgerLine]:
-    """A player's ledger lines, newest first, with their transaction loaded."""
-    query = LedgerLine.filter(account__owner=player_owner(player_id))
+async def balances_of_players(player_ids: Sequence[str]) -> dict[str, dict[Asset, int]]:
+    """Every asset's balance of each player (0 where no account exists yet), in one query."""
+    owners = {player_owner(p): p for p in player_ids}
+    rows = await LedgerAccount.filter(owner__in=list(owners)).values("owner", "asset", "balance")
+    found: dict[str, dict[Asset, int]] = {p: {asset: 0 for asset in Asset} for p in player_ids}
+    for r in rows:
+        found[owners[r["owner"]]][Asset(r["asset"])] = int(r["balance"])
+    return found
+
+
+async def player_lines(player_ids: Sequence[str], limit: int,
+                       before_id: int | None) -> dict[str, list[LedgerLine]]:
+    """Up to `limit` ledger lines of each player, newest first, with their transaction
+    loaded; all players' in two queries."""
+    owners = {player_owner(p): p for p in player_ids}
+    query = LedgerLine.filter(account__owner__in=list(owners))
     if before_id is not None:
         query = query.filter(id__lt=before_id)
-    return await query.order_by("-id").limit(limit).select_related("transaction")
+    lines = await first_rows_per_owner(query, '"ledger_line__account"."owner"', ["-id"], limit,
+                                       ("transaction", "account"))
+    found: dict[str, list[LedgerLine]] = {p: [] for p in player_ids}
+    for line in lines:
+        found[owners[line.account.owner]].append(line)
+    return found

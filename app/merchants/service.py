@@ -12,6 +12,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -21,6 +22,7 @@ from app.accounts.models import Player
 from app.accounts.service import get_player
 from app.auth.roles import Role
 from app.database import newest_first
+from app.database_pages import first_rows_per_owner
 from app.errors import ErrorCode, ServiceError, invalid
 from app.i18n.messages import N_
 from app.ledger import service as ledger
@@ -195,20 +197,38 @@ async def is_staff(player_id: str, merchant_id: str) -> bool:
     return await MerchantStaff.filter(player_id=player_id, merchant_id=merchant_id).exists()
 
 
-async def balance_points(merchant_id: str) -> int:
-    account = await LedgerAccount.get_or_none(owner=ledger.merchant_owner(str(merchant_id)),
-                                              asset=Asset.CARBON_POINT.value)
-    return int(account.balance) if account else 0
+async def balance_points(merchant_ids: Sequence[str]) -> dict[str, int]:
+    """Each merchant's unsettled points (0 before its first payment), in one query."""
+    owners = {ledger.merchant_owner(str(m)): str(m) for m in merchant_ids}
+    rows = await LedgerAccount.filter(owner__in=list(owners), asset=Asset.CARBON_POINT.value) \
+        .values("owner", "balance")
+    found = {str(m): 0 for m in merchant_ids}
+    for r in rows:
+        found[owners[r["owner"]]] = int(r["balance"])
+    return found
 
 
-async def merchant_payments(merchant_id: str, limit: int,
-                            after: tuple[datetime, uuid.UUID] | None) -> list[MerchantPayment]:
-    """Newest first, merchant loaded."""
-    return await newest_first(MerchantPayment.filter(merchant_id=merchant_id), after) \
-        .limit(limit).select_related("merchant")
+async def merchant_payments(merchant_ids: Sequence[str], limit: int,
+                            after: tuple[datetime, uuid.UUID] | None
+                            ) -> dict[str, list[MerchantPayment]]:
+    """Up to `limit` payments of each merchant, newest first, merchant loaded."""
+    query = newest_first(MerchantPayment.filter(merchant_id__in=list(merchant_ids)), after)
+    rows = await first_rows_per_owner(query, '"merchant_payment"."merchant_id"',
+                                      ["-created_at", "-id"], limit, ("merchant",))
+    return _by_merchant(merchant_ids, rows)
 
 
-async def merchant_settlements(merchant_id: str, limit: int) -> list[Settlement]:
-    """Newest period first."""
-    query = Settlement.filter(merchant_id=merchant_id)
-    return await query.order_by("-period_start", "-created_at").limit(limit)
+async def merchant_settlements(merchant_ids: Sequence[str], limit: int
+                               ) -> dict[str, list[Settlement]]:
+    """Up to `limit` settlements of each merchant, newest period first."""
+    query = Settlement.filter(merchant_id__in=list(merchant_ids))
+    rows = await first_rows_per_owner(query, '"settlement"."merchant_id"',
+                                      ["-period_start", "-created_at", "-id"], limit)
+    return _by_merchant(merchant_ids, rows)
+
+
+def _by_merchant(merchant_ids: Sequence[str], rows: Sequence[Any]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {str(m): [] for m in merchant_ids}
+    for row in rows:
+        found[str(row.merchant_id)].append(row)
+    return found

@@ -7,6 +7,8 @@ needs no consent and cannot be abused to reach private data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tortoise.exceptions import IntegrityError
 
 from app.accounts.models import Player
@@ -36,5 +38,14 @@ async def remove_friend(player_id: str, friend_id: str) -> None:
 
 
 async def friends_of(player_id: str) -> list[Player]:
-    rows = await Friendship.filter(player_id=player_id).order_by("created_at").prefetch_related("friend")
-    return [row.friend for row in rows]
+    return (await friends_of_players([player_id]))[player_id]
+
+
+async def friends_of_players(player_ids: Sequence[str]) -> dict[str, list[Player]]:
+    """The players each of `player_ids` follows, oldest friendship first."""
+    rows = await Friendship.filter(player_id__in=list(player_ids)).order_by("created_at", "id") \
+        .prefetch_related("friend")
+    found: dict[str, list[Player]] = {p: [] for p in player_ids}
+    for row in rows:
+        found[str(row.player_id)].append(row.friend)
+    return found

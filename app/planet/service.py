@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from tortoise import connections
@@ -85,10 +86,14 @@ async def on_activities(activities: list[tuple[str, str, int, date, int]], rules
 
 
 async def planet_state(player_id: str) -> tuple[PlanetState, str | None]:
-    planet = await Planet.get_or_none(player_id=player_id)
-    if planet is None:
-        return PlanetState(), None
-    return PlanetState.from_json(planet.state), planet.active_theme
+    return (await planet_states([player_id]))[player_id]
+
+
+async def planet_states(player_ids: Sequence[str]) -> dict[str, tuple[PlanetState, str | None]]:
+    """Each player's planet and active theme (a fresh planet before the first growth)."""
+    planets = {str(p.player_id): p for p in await Planet.filter(player_id__in=list(player_ids))}
+    return {p: (PlanetState.from_json(planets[p].state), planets[p].active_theme)
+            if p in planets else (PlanetState(), None) for p in player_ids}
 
 
 def daily_question(rules: Rules, player_id: str, day: date) -> Question:

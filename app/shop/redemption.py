@@ -19,6 +19,7 @@ lines: they post a compensating transaction and give the stock and limit back.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from tortoise import connections
@@ -29,6 +30,7 @@ from tortoise.transactions import in_transaction
 from app import audit
 from app.accounts.models import Player
 from app.database import dialect_sql, newest_first
+from app.database_pages import first_rows_per_owner
 from app.errors import ErrorCode, ServiceError, invalid
 from app.i18n.messages import N_, LazyMessage
 from app.ledger.service import Asset, player_owner, post_in_transaction, sharded_owner, transfer
@@ -254,10 +256,16 @@ class OrderPayouts:
             await _give_back(order, order.item, "PAYOUT_REFUND", f"payout-refund:{order.id}")
 
 
-async def player_orders(player_id: str, limit: int,
-                        after: tuple[datetime, uuid.UUID] | None) -> list[Order]:
-    return await newest_first(Order.filter(player_id=player_id), after).limit(limit) \
-        .select_related("item")
+async def player_orders(player_ids: Sequence[str], limit: int,
+                        after: tuple[datetime, uuid.UUID] | None) -> dict[str, list[Order]]:
+    """Up to `limit` orders of each player, newest first, item loaded."""
+    query = newest_first(Order.filter(player_id__in=list(player_ids)), after)
+    rows = await first_rows_per_owner(query, '"shop_order"."player_id"', ["-created_at", "-id"],
+                                      limit, ("item",))
+    found: dict[str, list[Order]] = {p: [] for p in player_ids}
+    for row in rows:
+        found[str(row.player_id)].append(row)
+    return found
 
 
 async def orders(limit: int, after: tuple[datetime, uuid.UUID] | None,
