@@ -36,6 +36,18 @@ def test_no_module_imports_itself_through_others(graph):
     assert found == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
+def test_imports_inside_functions_and_for_type_checking_count(tmp_path, monkeypatch):
+    package = tmp_path / "looped"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from looped import b\n    return b\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from looped import a\n")
+    (package / "c.py").write_text("from looped import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cycles(grimp.build_graph("looped", cache_dir=None)) == [["looped.a", "looped.b", "looped.a"]]
+
+
 def test_a_cycle_is_found_and_shown_as_a_path():
     graph = grimp.build_graph(*PACKAGES, cache_dir=None)
     graph.add_import(importer="methodology.model", imported="methodology.public")
