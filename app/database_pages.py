@@ -26,14 +26,20 @@ def _order_sql(model: type[Model], ordering: Sequence[str]) -> str:
         for name in ordering)
 
 
-async def first_rows_per_owner(query: QuerySet[M], owner_sql: str, ordering: Sequence[str],
-                               limit: int, related: Sequence[str] = ()) -> list[M]:
+async def first_rows_per_owner(query: QuerySet[M], owners: int, owner_sql: str,
+                               ordering: Sequence[str], limit: int,
+                               related: Sequence[str] = ()) -> list[M]:
     """Up to `limit` rows of `query` for each owner, all owners' rows in `ordering`.
 
-    `query` selects the rows of every owner wanted (keyset filter included); `owner_sql` is
+    `query` selects the rows of the `owners` owners wanted (keyset filter included); for
+    a single owner it runs as it is, with a LIMIT, which the owner's index answers without
+    numbering all its rows. `owner_sql` is
     the SQL of the column that tells owners apart, as the query names it (a joined table
     is named `"<table>__<relation>"`); `ordering` uses Tortoise's names ("-created_at");
     `related` is loaded with the rows (select_related)."""
+    if owners == 1:
+        single = query.order_by(*ordering).limit(limit)
+        return await (single.select_related(*related) if related else single)
     model = query.model
     pk = model._meta.db_pk_column
     rank = RawSQL(f"ROW_NUMBER() OVER (PARTITION BY {owner_sql} "

@@ -24,8 +24,8 @@ async def player_activities(
 ) -> dict[str, list[Activity]]:
     """Up to `limit` activities of each player, newest first."""
     query = newest_first(Activity.filter(player_id__in=list(player_ids)), after)
-    rows = await first_rows_per_owner(query, '"activity"."player_id"', ["-created_at", "-id"],
-                                      limit)
+    rows = await first_rows_per_owner(query, len(player_ids), '"activity"."player_id"',
+                                      ["-created_at", "-id"], limit)
     found: dict[str, list[Activity]] = {p: [] for p in player_ids}
     for row in rows:
         found[str(row.player_id)].append(row)

@@ -288,8 +288,8 @@ async def player_lines(player_ids: Sequence[str], limit: int,
     query = LedgerLine.filter(account__owner__in=list(owners))
     if before_id is not None:
         query = query.filter(id__lt=before_id)
-    lines = await first_rows_per_owner(query, '"ledger_line__account"."owner"', ["-id"], limit,
-                                       ("transaction", "account"))
+    lines = await first_rows_per_owner(query, len(owners), '"ledger_line__account"."owner"',
+                                       ["-id"], limit, ("transaction", "account"))
     found: dict[str, list[LedgerLine]] = {p: [] for p in player_ids}
     for line in lines:
         found[owners[line.account.owner]].append(line)

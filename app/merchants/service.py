@@ -213,7 +213,7 @@ async def merchant_payments(merchant_ids: Sequence[str], limit: int,
                             ) -> dict[str, list[MerchantPayment]]:
     """Up to `limit` payments of each merchant, newest first, merchant loaded."""
     query = newest_first(MerchantPayment.filter(merchant_id__in=list(merchant_ids)), after)
-    rows = await first_rows_per_owner(query, '"merchant_payment"."merchant_id"',
+    rows = await first_rows_per_owner(query, len(merchant_ids), '"merchant_payment"."merchant_id"',
                                       ["-created_at", "-id"], limit, ("merchant",))
     return _by_merchant(merchant_ids, rows)
 
@@ -222,7 +222,7 @@ async def merchant_settlements(merchant_ids: Sequence[str], limit: int
                                ) -> dict[str, list[Settlement]]:
     """Up to `limit` settlements of each merchant, newest period first."""
     query = Settlement.filter(merchant_id__in=list(merchant_ids))
-    rows = await first_rows_per_owner(query, '"settlement"."merchant_id"',
+    rows = await first_rows_per_owner(query, len(merchant_ids), '"settlement"."merchant_id"',
                                       ["-period_start", "-created_at", "-id"], limit)
     return _by_merchant(merchant_ids, rows)
 

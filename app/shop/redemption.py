@@ -260,8 +260,8 @@ async def player_orders(player_ids: Sequence[str], limit: int,
                         after: tuple[datetime, uuid.UUID] | None) -> dict[str, list[Order]]:
     """Up to `limit` orders of each player, newest first, item loaded."""
     query = newest_first(Order.filter(player_id__in=list(player_ids)), after)
-    rows = await first_rows_per_owner(query, '"shop_order"."player_id"', ["-created_at", "-id"],
-                                      limit, ("item",))
+    rows = await first_rows_per_owner(query, len(player_ids), '"shop_order"."player_id"',
+                                      ["-created_at", "-id"], limit, ("item",))
     found: dict[str, list[Order]] = {p: [] for p in player_ids}
     for row in rows:
         found[str(row.player_id)].append(row)
