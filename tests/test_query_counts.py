@@ -15,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 from tortoise import connections
 
 from app.accounts.models import Player
 from app.clock import utcnow
+from app.console.api import ConsoleApi
 from app.credits.models import Activity, PartnerRecord
 from app.ledger.models import LedgerAccount
 from app.ledger.service import Asset, credit, merchant_owner, post
@@ -26,6 +28,7 @@ from app.merchants.models import Merchant, MerchantPayment, Settlement
 from app.payouts.models import Payout
 from app.planet.models import Friendship, Planet
 from app.shop.models import Order, ShopItem
+from tests.test_websocket import connect
 
 COUNTED = ("execute_query", "execute_query_dict", "execute_insert", "execute_many",
            "execute_script")
@@ -255,3 +258,54 @@ async def test_leaderboard_players(gql, sql_log, app):
     entries = data["leaderboard"]["entries"]
     assert [e["player"]["nickname"] for e in entries] == [f"p{i}" for i in range(19, -1, -1)]
     assert [e["score"] for e in entries] == [1000 + i for i in range(19, -1, -1)]
+
+
+async def websocket_query(ws, op_id: str, query: str) -> dict:
+    await ws.send_json({"id": op_id, "type": "subscribe", "payload": {"query": query}})
+    message = await ws.receive_json()
+    assert message["type"] == "next" and "errors" not in message["payload"], message
+    assert (await ws.receive_json()) == {"id": op_id, "type": "complete"}
+    return message["payload"]["data"]
+
+
+async def test_websocket_operations_batch_too(gql, sql_log, app):
+    token, _ = await operator(gql)
+    await add_merchants(2, 0)
+    async with connect(app) as ws:
+        await ws.send_json({"type": "connection_init",
+                            "payload": {"authorization": f"Bearer {token}"}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        counts = []
+        for op_id, more in (("1", 0), ("2", 18)):
+            await add_merchants(more, 2)
+            sql_log.statements.clear()
+            sql_log.counting = True
+            data = await websocket_query(ws, op_id, MERCHANTS)
+            sql_log.counting = False
+            counts.append(len(sql_log.statements))
+    assert counts[0] == counts[1]
+    assert sorted(m["balancePoints"] for m in nodes(data["merchants"])) == \
+        [100 + i for i in range(20)]
+
+
+async def test_console_runner_batches_too(gql, sql_log, app):
+    token, _ = await operator(gql)
+    request = Request({"type": "http", "app": app, "method": "GET", "path": "/console",
+                       "headers": [], "query_string": b""})
+    api = ConsoleApi(request, token)
+
+    async def count() -> tuple[int, dict]:
+        sql_log.statements.clear()
+        sql_log.counting = True
+        result = await api(MERCHANTS)
+        sql_log.counting = False
+        assert result.errors == [] and result.data is not None
+        return len(sql_log.statements), result.data
+
+    await add_merchants(2, 0)
+    few, _ = await count()
+    await add_merchants(18, 2)
+    many, data = await count()
+    assert many == few
+    assert sorted(m["balancePoints"] for m in nodes(data["merchants"])) == \
+        [100 + i for i in range(20)]
