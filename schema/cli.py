@@ -11,7 +11,9 @@ from schema.contract import (
     CHANGES_FILE,
     SDL_FILE,
     ContractFileError,
+    DeclaredChange,
     check,
+    committed_versions,
     live_sdl,
     load_declarations,
 )
@@ -40,22 +42,31 @@ def schema_check(
                                  help="The baseline SDL (default: the committed schema.graphql)."),
     changes: Path = typer.Option(CHANGES_FILE, "--changes",
                                  help="Breaking changes declared on purpose, with reasons."),
+    history: bool = typer.Option(
+        False, "--history",
+        help="Check every committed version of the baseline file against the one before it "
+             "(git history), then the live schema against the last: no release ever broke "
+             "clients unannounced. This is what CI runs."),
 ) -> None:
     """Exit 1 when the live schema breaks the baseline (default: schema.graphql).
 
     Breaking: a change graphql-core finds breaking that schema-changes.toml does not
     declare, or a field or enum value removed without being deprecated first."""
     try:
+        declared = load_declarations(changes)
+        if history:
+            _check_history(against, declared)
+            return
         baseline = against.read_text(encoding="utf-8")
-        result = check(baseline, live_sdl(), load_declarations(changes))
+        result = check(baseline, live_sdl(), declared)
     except (OSError, ContractFileError) as exc:
         typer.secho(f"cannot check the schema: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     for warning in result.dangerous:
         typer.secho(f"warning: {warning.type.name}: {warning.description}", fg="yellow")
-    for declared in result.unused_declarations:
-        typer.echo(f"note: declared change not made (remove it from {changes.name} once "
-                   f"released): {declared.type}: {declared.description}")
+    for unused in result.unused_declarations:
+        typer.echo(f"note: declared change not made against {against.name}: "
+                   f"{unused.type}: {unused.description}")
     for change in result.breaking:
         if change not in result.undeclared:
             typer.echo(f"declared breaking change: {change.type.name}: {change.description}")
@@ -71,3 +82,29 @@ def schema_check(
             fg="red", err=True)
         raise typer.Exit(1)
     typer.echo(f"no undeclared breaking change against {against}")
+
+
+def _check_history(path: Path, declared: list[DeclaredChange]) -> None:
+    """Each committed version of `path` against its predecessor, then the live schema."""
+    versions = committed_versions(path)
+    steps = [(f"{path}@{a.commit[:10]}", a.sdl, f"{path}@{b.commit[:10]}", b.sdl)
+             for a, b in zip(versions, versions[1:])]
+    if versions:
+        steps.append((f"{path}@{versions[-1].commit[:10]}", versions[-1].sdl,
+                      "the live schema", live_sdl()))
+    failed = False
+    for old_name, old_sdl, new_name, new_sdl in steps:
+        result = check(old_sdl, new_sdl, declared)
+        for change in result.undeclared:
+            typer.secho(f"BREAKING {change.type.name} ({old_name} -> {new_name}): "
+                        f"{change.description}", fg="red", err=True)
+        for member in result.removed_without_deprecation:
+            typer.secho(f"BREAKING {member} removed ({old_name} -> {new_name}) without being "
+                        "@deprecated first", fg="red", err=True)
+        failed = failed or not result.ok
+    if failed:
+        typer.secho(f"A change broke clients: deprecate before removing, or declare the "
+                    f"change in {CHANGES_FILE.name} with a reason.", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(steps)} schema changes checked ({len(versions)} committed versions of "
+               f"{path} and the live schema): none breaks clients unannounced")

@@ -12,6 +12,7 @@ declaration excuses removing one that clients were never warned about. Dangerous
 from __future__ import annotations
 
 import functools
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,3 +140,26 @@ def check(baseline_sdl: str, current_sdl: str, declared: list[DeclaredChange]) -
         dangerous=graphql.find_dangerous_changes(old, new),
         unused_declarations=[d for d in declared if (d.type, d.description) not in found],
     )
+
+
+@dataclass(frozen=True)
+class CommittedVersion:
+    """One version of the SDL file as git holds it."""
+
+    commit: str
+    sdl: str
+
+
+def committed_versions(path: Path) -> list[CommittedVersion]:
+    """Every committed version of `path`, oldest first (renames not followed)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=path.resolve().parent)
+        if done.returncode != 0:
+            raise ContractFileError(f"git {args[0]} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    relative = git("ls-files", "--full-name", "--error-unmatch", path.name).strip()
+    commits = git("log", "--reverse", "--format=%H", "--", path.name).split()
+    return [CommittedVersion(c, git("show", f"{c}:{relative}")) for c in commits]

@@ -98,3 +98,46 @@ def test_a_malformed_declarations_file_is_refused(tmp_path, changes, problem):
 def test_a_baseline_that_is_no_schema_is_refused(tmp_path):
     code, output = run_check(tmp_path, "type Query {")
     assert code == 2 and "baseline is not a GraphQL schema" in output
+
+
+def commit_versions(repo: Path, *versions: str) -> Path:
+    """A git repository whose schema.graphql went through `versions`, one commit each."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q")
+    for n, sdl in enumerate(versions):
+        (repo / "schema.graphql").write_text(sdl, encoding="utf-8")
+        git("add", "schema.graphql")
+        git("commit", "-q", "--allow-empty", "-m", f"version {n}")
+    return repo / "schema.graphql"
+
+
+def run_history(sdl: Path, changes: str = "") -> tuple[int, str]:
+    (sdl.parent / "changes.toml").write_text(changes, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["schema", "check", "--history", "--against", str(sdl),
+                                      "--changes", str(sdl.parent / "changes.toml")])
+    return result.exit_code, result.output
+
+
+def test_history_catches_a_removal_released_in_an_earlier_commit(tmp_path):
+    # The field went away two commits ago; the file now equals the live schema, so a check
+    # against the committed file alone would see nothing.
+    sdl = commit_versions(tmp_path, with_query_field("retiredCount: Int!"), LIVE, LIVE)
+    code, output = run_history(sdl)
+    assert code == 1, output
+    assert "Query.retiredCount removed" in output and "without being @deprecated" in output
+
+
+def test_history_passes_a_deprecated_then_declared_removal(tmp_path):
+    deprecated = with_query_field('retiredCount: Int! @deprecated(reason: "unused")')
+    sdl = commit_versions(tmp_path, with_query_field("retiredCount: Int!"), deprecated, LIVE)
+    declared = ('[[change]]\ntype = "FIELD_REMOVED"\n'
+                'description = "Field Query.retiredCount was removed."\nreason = "unused"\n')
+    assert run_history(sdl)[0] == 1  # undeclared
+    code, output = run_history(sdl, declared)
+    assert code == 0, output
+    assert "3 schema changes checked" in output
