@@ -19,6 +19,7 @@ from tests.test_console import console_login
 from tests.test_websocket import connect
 
 CONTRACT = Path(__file__).parent / "contract"
+OWN_OPERATIONS = Path(__file__).parents[1] / "schema" / "operations"  # beyond the contract
 MANIFEST = {op.name: op for op in load_manifest(DEFAULT_MANIFEST).values()}
 NOT_FOUND = {"data": None, "errors": [{"message": "PersistedQueryNotFound",
                                        "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
@@ -260,10 +261,12 @@ async def test_allowlist_without_its_manifest_does_not_start(make_app, tmp_path)
 
 def test_the_committed_manifest_is_the_client_contracts():
     files = [str(p) for p in sorted(CONTRACT.glob("*.graphql"))]
+    files += [str(p) for p in sorted(OWN_OPERATIONS.glob("*.graphql"))]
     checked = CliRunner().invoke(cli, ["persisted-queries", "manifest", *files, "--check"])
     assert checked.exit_code == 0, checked.output
     names = {op.name for op in load_manifest(DEFAULT_MANIFEST).values()}
-    assert {"Planet", "Balances", "Leaderboard", "PlanetEvents", "Redeem"} <= names
+    assert {"Planet", "Balances", "Leaderboard", "PlanetEvents", "Redeem",
+            "LoginWithWeChat", "LoginWithAlipay"} <= names
 
 
 def test_the_manifest_command_refuses_an_operation_the_schema_does_not_have(tmp_path):
