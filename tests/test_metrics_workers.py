@@ -15,10 +15,10 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
 from tests.test_observability import operations, samples
-from tests.test_server_process import COMMAND, clean_env, listening_sockets
+from tests.test_server_process import COMMAND, clean_env, free_port, listening_sockets
 
-APP_PORT = 18150
-METRICS_PORT = 18151
+APP_PORT = free_port()
+METRICS_PORT = free_port()
 SENT = 40
 OPERATION = "WorkersPing"
 

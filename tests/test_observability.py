@@ -29,9 +29,10 @@ from game.rules import RULES_FILE
 from schema import operation_metrics
 from tests.conftest import ENGLISH
 from tests.partner_client import send, trip
+from tests.test_server_process import free_port
 
-METRICS_PORT = 18152
-OTLP_PORT = 18153
+METRICS_PORT = free_port()
+OTLP_PORT = free_port()
 
 
 async def scrape(client: httpx.AsyncClient, **headers: str) -> dict[tuple[str, frozenset], float]:
