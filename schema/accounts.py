@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import strawberry
@@ -183,6 +184,20 @@ class AccountQuery:
             return None
 
 
+async def _miniprogram_login(info: Info, method: str,
+                             player: Callable[[], Awaitable[PlayerModel]]) -> SessionPayload:
+    """A mini-program login: the per-network limit, the platform's exchange, a session."""
+    services = info.context.services
+    try:
+        await limit_per_ip(info, "miniprogram-login-ip",
+                           services.settings.miniprogram_login_ip_limit,
+                           N_("Too many logins from this network; try again in %(seconds)s s."))
+        issued = await services.sessions.start(await player(), method)
+    except ServiceError as exc:
+        return SessionPayload(retry_after_seconds=exc.retry_after_seconds,
+                              errors=user_errors(exc))
+    return SessionPayload(session=Session.from_issued(issued))
+
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(permission_classes=[Public])
@@ -231,34 +246,16 @@ class AccountMutation:
         "into (or gets the number)."))
     async def login_with_wechat(self, info: Info, app_id: str, code: str,
                                 phone_code: str | None = None) -> SessionPayload:
-        services = info.context.services
-        try:
-            await limit_per_ip(info, "miniprogram-login-ip",
-                               services.settings.miniprogram_login_ip_limit,
-                               N_("Too many logins from this network; try again in "
-                                  "%(seconds)s s."))
-            player = await services.miniprograms.wechat_player(app_id, code, phone_code)
-            issued = await services.sessions.start(player, "wechat")
-        except ServiceError as exc:
-            return SessionPayload(retry_after_seconds=exc.retry_after_seconds,
-                                  errors=user_errors(exc))
-        return SessionPayload(session=Session.from_issued(issued))
+        miniprograms = info.context.services.miniprograms
+        return await _miniprogram_login(
+            info, "wechat", lambda: miniprograms.wechat_player(app_id, code, phone_code))
 
     @strawberry.mutation(permission_classes=[Public], description=(
         "Log in from an Alipay mini-program with the code of my.getAuthCode."))
     async def login_with_alipay(self, info: Info, app_id: str, code: str) -> SessionPayload:
-        services = info.context.services
-        try:
-            await limit_per_ip(info, "miniprogram-login-ip",
-                               services.settings.miniprogram_login_ip_limit,
-                               N_("Too many logins from this network; try again in "
-                                  "%(seconds)s s."))
-            player = await services.miniprograms.alipay_player(app_id, code)
-            issued = await services.sessions.start(player, "alipay")
-        except ServiceError as exc:
-            return SessionPayload(retry_after_seconds=exc.retry_after_seconds,
-                                  errors=user_errors(exc))
-        return SessionPayload(session=Session.from_issued(issued))
+        miniprograms = info.context.services.miniprograms
+        return await _miniprogram_login(
+            info, "alipay", lambda: miniprograms.alipay_player(app_id, code))
 
     @strawberry.mutation(permission_classes=[Public])
     async def refresh_session(self, info: Info, refresh_token: str) -> SessionPayload:
