@@ -95,8 +95,13 @@ A city changes figures by adding a file with a higher version and a later effect
 
 from methodology.calculator import (
     ActivityInput,
+    AnyInput,
     Calculation,
+    CreditedPeriod,
     DailyTotals,
+    EventInput,
+    MeterReadingInput,
+    QuantityInput,
     Reason,
     Rejection,
     calculate,
@@ -114,23 +119,31 @@ from methodology.public import (
     MethodologyDescription,
     PublicCap,
     PublicFactor,
+    PublicScene,
     describe,
     public_caps,
     public_factors,
+    public_scenes,
 )
 from methodology.registry import FILES, MethodologyRegistry, default_registry
 
 __all__ = [
     "FILES",
     "ActivityInput",
+    "AnyInput",
     "Calculation",
+    "CreditedPeriod",
     "DailyTotals",
+    "EventInput",
+    "MeterReadingInput",
     "Methodology",
     "MethodologyDescription",
     "MethodologyError",
     "MethodologyRegistry",
     "PublicCap",
     "PublicFactor",
+    "PublicScene",
+    "QuantityInput",
     "Reason",
     "Rejection",
     "calculate",
@@ -143,4 +156,5 @@ __all__ = [
     "parse_methodology",
     "public_caps",
     "public_factors",
+    "public_scenes",
 ]

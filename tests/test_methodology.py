@@ -339,7 +339,9 @@ def test_another_methodology_taking_effect_later_is_chosen_for_its_kinds():
 def test_default_registry_is_the_shipped_files_loaded_once():
     registry = default_registry()
     assert registry is default_registry()
-    assert [(m.id, m.version) for m in registry.all()] == [("cn-low-carbon-travel", 1)]
+    assert [(m.id, m.version) for m in registry.all()] == [
+        ("cn-green-finance", 1), ("cn-household-energy", 1), ("cn-low-carbon-life", 1),
+        ("cn-low-carbon-travel", 1), ("cn-recycling", 1), ("cn-solar-pv", 1)]
     assert registry.for_kind("bus", T0).origin == "travel-v1.toml"
 
 

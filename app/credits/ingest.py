@@ -210,6 +210,12 @@ class Ingestor(CreditService):
             methodology = self.registry.for_kind(fields.kind, fields.started_at)
             if methodology is None:
                 raise Refused("UNKNOWN_KIND", f"no methodology covers kind {fields.kind!r}")
+            scene = methodology.scene_kind(fields.kind)
+            if scene not in ("travel", "steps"):
+                # a trip record carries no quantity, reading or check-in to compute from
+                raise Refused("UNKNOWN_KIND",
+                              f"partner records are trips; {fields.kind!r} is a {scene} scene"
+                              f" of {methodology.id} and is not credited from them")
         except Refused as refused:
             refused.player = player
             raise
