@@ -16,7 +16,7 @@ from app.credits.models import Activity as ActivityModel
 from app.credits.models import PartnerRecord as PartnerRecordModel
 from app.errors import ServiceError
 from methodology import Methodology as MethodologyModel
-from methodology import public_caps, public_factors
+from methodology import public_caps, public_factors, public_scenes
 from schema.errors import UserError, client_error, user_errors
 from schema.loaders import Loaders, PageKey
 from schema.pagination import (
@@ -49,6 +49,20 @@ class MethodologyCap:
     unit: str
 
 
+@strawberry.type(description="One activity kind a methodology credits, and how.")
+class MethodologyScene:
+    kind: str = strawberry.field(description="The activity kind, e.g. household_electricity.")
+    scene_kind: str = strawberry.field(
+        description="The formula: travel, steps, quantity (quantity × factor), baseline "
+                    "(saving against a baseline per billing period) or event (fixed amount).")
+    title: str
+    formula: str = strawberry.field(description="The formula in words, with its units.")
+    record_fields: list[str] = strawberry.field(
+        description="The fields a record of this scene carries.")
+    dedup_key: list[str] = strawberry.field(
+        description="The fields that identify one real event when two sources report it.")
+
+
 @strawberry.type
 class Methodology:
     id: strawberry.ID
@@ -58,6 +72,7 @@ class Methodology:
     effective_from: datetime
     factors: list[MethodologyFactor]
     caps: list[MethodologyCap]
+    scenes: list[MethodologyScene]
 
     @classmethod
     def from_model(cls, m: MethodologyModel) -> Methodology:
@@ -67,6 +82,9 @@ class Methodology:
             factors=[MethodologyFactor(key=f.key, value=f.value, unit=f.unit, source=f.source)
                      for f in public_factors(m)],
             caps=[MethodologyCap(key=c.key, value=c.value, unit=c.unit) for c in public_caps(m)],
+            scenes=[MethodologyScene(kind=s.kind, scene_kind=s.scene_kind, title=s.title,
+                                     formula=s.formula, record_fields=s.record_fields,
+                                     dedup_key=s.dedup_key) for s in public_scenes(m)],
         )
 
 

@@ -53,7 +53,7 @@ async def test_the_policy_allows_this_origin_and_the_inline_bootstrap_only(clien
 async def test_queries_still_get_json_and_big_bodies_still_413(client: httpx.AsyncClient):
     query = await client.get("/graphql", params={"query": "{ methodologies { id } }"},
                              headers={"Accept": "text/html"})
-    assert query.json()["data"]["methodologies"][0]["id"] == "cn-low-carbon-travel"
+    assert {"id": "cn-low-carbon-travel"} in query.json()["data"]["methodologies"]
     posted = await client.post(f"{ASSETS_PATH}/graphiql.min.js", content=b"x" * 20_000)
     assert posted.status_code == 413  # the asset route has the small default body limit
 
