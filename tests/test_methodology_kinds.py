@@ -23,7 +23,6 @@ from methodology import (
 from methodology.model import Methodology
 
 
-
 def scene(kind: str) -> Methodology:
     m = default_registry().for_kind(kind, datetime.fromisoformat("2026-06-01T09:00:00+08:00"))
     assert m is not None, kind
