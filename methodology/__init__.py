@@ -37,6 +37,31 @@ One methodology version per TOML file in `methodology/files/` (e.g. `travel-v1.t
     # reduction = { value = "20", unit = "gCO2e/1000steps", source = "..." }
     #   optional; without it steps give growth and energy but no CO2e and no points
 
+Scenes beyond travel sit in three more tables, named by their formula (see
+docs/regulator/methodologies.md for every field)::
+
+    [quantity.rooftop_pv]                 # reduction = quantity × factor
+    quantity_unit = "kWh"                 # kWh, Wh, kg, g, m3, L, item, action, ticket, meal
+    factor = { value = "420", unit = "gCO2e/kWh", source = "..." }
+    #   or variety_field = "material" and [quantity.<kind>.varieties] paper = {...}, ...
+    max_quantity = 150000                 # per record; more: IMPLAUSIBLE_QUANTITY
+    daily_cap_grams = 63000000
+    record_fields = ["system_id", "period_start", "period_end", "generated_kwh"]
+    dedup_key = ["system_id", "period_start", "period_end"]   # identifies one real event
+
+    [baseline.household_electricity]      # (baseline − consumption) × dated factor
+    quantity_unit = "kWh"                 # kWh, Wh, m3, L
+    baseline = "city_then_own"            # or city_per_capita, own_average
+    city_daily_per_person = 3             # with city_source, for the city rules
+    average_periods = 3                   # the own moving average's periods
+    factors = [{ effective_from = 2022-01-01, value = "536.6", source = "..." }]
+    min_period_days, max_period_days, max_daily_per_household, cap_grams_per_period,
+    record_fields, dedup_key
+
+    [event.reusable_cup]                  # a fixed amount per verified event
+    amount = { value = "30", unit = "gCO2e/event", source = "..." }
+    daily_cap_grams, record_fields, dedup_key
+
 Emission factors are quoted decimal strings ("26.9", at most 3 decimals) so no float is
 ever parsed; they are held as integer milligrams. Each has a source; `unit` may be left
 out, and if written must be the one shown (others are refused). Rates, bounds and caps
@@ -78,7 +103,9 @@ checked when both times are given: partner records always have them),
 IMPLAUSIBLE_STEPS (more steps in a day than max_steps_per_day), DAILY_CAP_REACHED (a
 cap leaves nothing). A cap that cuts in part is not a rejection: the amounts are reduced
 and `caps_applied` names the cap by its public key (e.g. "bus.daily_cap_grams"). A point
-cap limits points only: the reduction and growth still count. IN_FUTURE and TOO_OLD need
+cap limits points only: the reduction and growth still count. Other scenes take their own
+typed input (`QuantityInput`, `MeterReadingInput` with the meter's earlier
+`CreditedPeriod`s, `EventInput`); their refusals are listed in `Reason`. IN_FUTURE and TOO_OLD need
 the clock: `check_time_window(started_at, ended_at, now, max_age)`.
 
 Selection and description
