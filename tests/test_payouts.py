@@ -377,7 +377,12 @@ async def test_a_payout_whose_purpose_has_no_handler_is_not_sent(payout_settings
 
 async def test_a_worker_given_no_handlers_uses_the_registered_ones(payout_settings):
     clock = Clock()
-    [pid] = await enqueue(1, clock)
+    [pid] = await enqueue(1, clock, prefix="registered")
+    async with in_transaction():
+        await Payout.filter(id=pid).update(purpose="registered-in-test")
+    handler = RecordingHandler()
+    outbox.register("registered-in-test", handler)
     w = PayoutWorker(Flaky(), payout_settings, clock=clock)  # no handlers given: the registry's
     assert (await w.run_once()).paid == 1
     assert (await Payout.get(id=pid)).status == "PAID"
+    assert handler.paid_ids == [pid]
