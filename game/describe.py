@@ -60,6 +60,40 @@ ACTIVITY_KINDS: dict[str, ActivityKindWords] = {
 }
 
 
+def _logged(name: str, name_en: str, one: str, many: str) -> ActivityKindWords:
+    """Words for a scene beyond travel: "记录…n 次" / "Log n <things>"."""
+    return ActivityKindWords(name, name_en, lambda n: f"记录{name} {n:,} 次",
+                             lambda n: f"Log {_plural(n, one, many)}")
+
+
+ACTIVITY_KINDS.update({
+    "household_electricity": _logged("家庭节电", "household electricity saving",
+                                     "electricity saving", "electricity savings"),
+    "household_water": _logged("家庭节水", "household water saving", "water saving",
+                               "water savings"),
+    "household_gas": _logged("家庭节气", "household gas saving", "gas saving", "gas savings"),
+    "rooftop_pv": _logged("屋顶光伏发电", "rooftop solar power", "solar power reading",
+                          "solar power readings"),
+    "recycling": _logged("回收可回收物", "recycling", "recycling drop-off", "recycling drop-offs"),
+    "e_waste": _logged("回收电子废弃物", "e-waste recycling", "e-waste drop-off",
+                       "e-waste drop-offs"),
+    "clothes": _logged("回收旧衣物", "clothes recycling", "clothes drop-off", "clothes drop-offs"),
+    "appliances": _logged("回收家电", "appliance recycling", "appliance recycled",
+                          "appliances recycled"),
+    "e_statement": _logged("电子账单", "e-statement", "e-statement", "e-statements"),
+    "online_transfer": _logged("线上转账", "online transfer", "online transfer",
+                               "online transfers"),
+    "online_payment": _logged("线上支付", "online payment", "online payment", "online payments"),
+    "ev_charging": _logged("新能源汽车充电", "EV charging", "EV charge", "EV charges"),
+    "island_boat": _logged("乘船上岛", "island boat", "boat ticket to the island",
+                           "boat tickets to the island"),
+    "clean_plate": _logged("光盘行动", "clean plate", "clean-plate meal", "clean-plate meals"),
+    "garbage_sorting": _logged("垃圾分类打卡", "garbage sorting check-in",
+                               "garbage sorting check-in", "garbage sorting check-ins"),
+    "reusable_cup": _logged("自带杯", "reusable cup", "reusable cup", "reusable cups"),
+})
+
+
 def activity_kind_name(kind: str, language: str) -> str:
     """The name of an activity kind (the kind itself when it has no words here yet)."""
     words = ACTIVITY_KINDS.get(kind)
