@@ -15,6 +15,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from game.problems import N_
+
+
+class RuleValueError(ValueError):
+    """A value the rules refuse, with its reason as a message the service translates."""
+
+    def __init__(self, text: str, **params: object) -> None:
+        super().__init__(text % params)
+        self.text, self.params = text, params
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -22,7 +32,7 @@ class _Strict(BaseModel):
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise ValueError("is blank: write the text a player reads")
+        raise RuleValueError(N_("is blank: write the text a player reads"))
     return value
 
 
@@ -116,7 +126,8 @@ class Question(_Strict):
     @model_validator(mode="after")
     def _answer_is_a_choice(self) -> Question:
         if self.answer not in {c.id for c in self.choices}:
-            raise ValueError(f"answer {self.answer!r} is not one of the choices")
+            raise RuleValueError(N_("answer %(answer)s is not one of the choices"),
+                                 answer=repr(self.answer))
         return self
 
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from game.model import TEXT_FIELDS, Egg, Quiz, Rules, Theme
+from game.model import TEXT_FIELDS, Egg, Quiz, Rules, RuleValueError, Theme
+from game.problems import N_, Problem
 from game.validate import check_rules
 
 if TYPE_CHECKING:
@@ -64,20 +65,57 @@ def _tables(value: object) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _problem(error: ErrorDetails) -> str:
+# pydantic's messages people meet in a rules file, as msgids with its context's names; a
+# message is translated only when the template gives exactly pydantic's English text
+PYDANTIC_MESSAGES = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "string_type": N_("Input should be a valid string"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "list_type": N_("Input should be a valid list"),
+    "date_type": N_("Input should be a valid date"),
+    "greater_than": N_("Input should be greater than %(gt)s"),
+    "greater_than_equal": N_("Input should be greater than or equal to %(ge)s"),
+    "less_than": N_("Input should be less than %(lt)s"),
+    "less_than_equal": N_("Input should be less than or equal to %(le)s"),
+    "literal_error": N_("Input should be %(expected)s"),
+    "model_type": N_("Input should be a valid dictionary or instance of %(class_name)s"),
+}
+AS_IS = "%(message)s"  # no msgid: shown as pydantic wrote it
+
+
+def _problem(error: ErrorDetails) -> Problem:
     where = ".".join(str(p) for p in error["loc"]) or "(top)"
     field = error["loc"][-1] if error["loc"] else None
     if error["type"] == "missing" and isinstance(field, str):
         if field.endswith("_en") and field.removesuffix("_en") in TEXT_FIELDS:
-            return f"{where}: the English text is missing (every text is written in Chinese and English)"
+            return Problem(where, N_("the English text is missing (every text is written in "
+                                     "Chinese and English)"))
         if field in TEXT_FIELDS:
-            return f"{where}: the Chinese text is missing (every text is written in Chinese and English)"
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+            return Problem(where, N_("the Chinese text is missing (every text is written in "
+                                     "Chinese and English)"))
+    context = dict(error.get("ctx") or {})
+    refused = context.get("error")
+    if isinstance(refused, RuleValueError):
+        return Problem(where, refused.text, refused.params)
+    template = PYDANTIC_MESSAGES.get(error["type"])
+    if template is not None:
+        params = {name: str(value) for name, value in context.items()}
+        try:
+            if template % params == error["msg"]:
+                return Problem(where, template, params)
+        except (KeyError, ValueError, TypeError):
+            pass
+    return Problem(where, AS_IS, {"message": error["msg"].removeprefix("Value error, ")})
 
 
 def rules_problems(text: str, known_kinds: set[str] | None = None,
                    today: date | None = None, *,
-                   fill_missing: bool = False) -> tuple[Rules | None, list[str]]:
+                   fill_missing: bool = False) -> tuple[Rules | None, list[Problem]]:
     """The parsed rules (None if they do not parse) and every problem found.
 
     `fill_missing` loads a version published before the content was bilingual
@@ -85,9 +123,9 @@ def rules_problems(text: str, known_kinds: set[str] | None = None,
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return None, [f"not valid TOML: {exc}"]
+        return None, [Problem("", N_("not valid TOML: %(error)s"), {"error": str(exc)})]
     except RecursionError:
-        return None, ["not valid TOML: arrays or tables nested too deeply"]
+        return None, [Problem("", N_("not valid TOML: arrays or tables nested too deeply"))]
     if fill_missing:
         data = fill_missing_text(data)
     try:
@@ -130,7 +168,7 @@ def parse_rules(text: str, name: str, known_kinds: set[str] | None = None,
                 today: date | None = None, *, fill_missing: bool = False) -> Rules:
     rules, problems = rules_problems(text, known_kinds, today, fill_missing=fill_missing)
     if problems or rules is None:
-        raise RulesError(f"{name}: " + "; ".join(problems))
+        raise RulesError(f"{name}: " + "; ".join(map(str, problems)))
     return rules
 
 

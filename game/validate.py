@@ -10,12 +10,17 @@ from __future__ import annotations
 from datetime import date
 
 from game.model import ActivityCount, DateWindow, Rules, ThemeUnlocked
+from game.problems import N_, Problem
+
+TWICE = N_("%(id)s is used twice")
+UNKNOWN_THEME = N_("unknown theme %(theme)s")
 
 
-def _unlock_order_problems(rules: Rules) -> tuple[list[str], set[str]]:
+def _unlock_order_problems(rules: Rules) -> tuple[list[Problem], set[str]]:
     """Cycles in "unlock X after Y"; returns the problems and the themes caught in one."""
     needs = {t.id: [r.theme for r in t.requirements if isinstance(r, ThemeUnlocked)] for t in rules.themes}
-    problems, cyclic = [], set()
+    problems: list[Problem] = []
+    cyclic: set[str] = set()
     state: dict[str, int] = {}  # 1 visiting, 2 done
 
     def visit(theme_id: str, path: list[str]) -> None:
@@ -24,7 +29,8 @@ def _unlock_order_problems(rules: Rules) -> tuple[list[str], set[str]]:
         if state.get(theme_id) == 1:
             cycle = path[path.index(theme_id):] + [theme_id]
             cyclic.update(cycle)
-            problems.append("themes: unlock order has a cycle: " + " -> ".join(cycle))
+            problems.append(Problem("themes", N_("unlock order has a cycle: %(cycle)s"),
+                                    {"cycle": " -> ".join(cycle)}))
             return
         state[theme_id] = 1
         for required in needs[theme_id]:
@@ -37,26 +43,28 @@ def _unlock_order_problems(rules: Rules) -> tuple[list[str], set[str]]:
 
 
 def check_rules(rules: Rules, known_kinds: set[str] | None = None,
-                today: date | None = None) -> list[str]:
-    problems = []
+                today: date | None = None) -> list[Problem]:
+    problems: list[Problem] = []
     levels = rules.levels
     if levels[0] != 0:
-        problems.append("levels.0: the first level must start at 0 growth")
+        problems.append(Problem("levels.0", N_("the first level must start at 0 growth")))
     for i, (a, b) in enumerate(zip(levels, levels[1:]), start=1):
         if b <= a:
-            problems.append(f"levels.{i}: {b} does not increase on the level before ({a})")
+            problems.append(Problem(f"levels.{i}", N_(
+                "%(value)s does not increase on the level before (%(before)s)"),
+                {"value": b, "before": a}))
     ids = [t.id for t in rules.themes]
     for i, theme_id in enumerate(ids):
         if ids.index(theme_id) != i:
-            problems.append(f"themes.{i}.id: {theme_id!r} is used twice")
+            problems.append(Problem(f"themes.{i}.id", TWICE, {"id": repr(theme_id)}))
     egg_ids = [e.id for e in rules.eggs]
     for i, egg_id in enumerate(egg_ids):
         if egg_ids.index(egg_id) != i:
-            problems.append(f"eggs.{i}.id: {egg_id!r} is used twice")
+            problems.append(Problem(f"eggs.{i}.id", TWICE, {"id": repr(egg_id)}))
     question_ids = [q.id for q in rules.quiz.questions]
     for i, q in enumerate(rules.quiz.questions):
         if question_ids.index(q.id) != i:
-            problems.append(f"quiz.questions.{i}.id: {q.id!r} is used twice")
+            problems.append(Problem(f"quiz.questions.{i}.id", TWICE, {"id": repr(q.id)}))
     cycle_problems, cyclic = _unlock_order_problems(rules)
     problems += cycle_problems
     never = set(cyclic)
@@ -64,18 +72,21 @@ def check_rules(rules: Rules, known_kinds: set[str] | None = None,
         for j, req in enumerate(theme.requirements):
             where = f"themes.{i}.requirements.{j}"
             if isinstance(req, ThemeUnlocked) and req.theme not in ids:
-                problems.append(f"{where}.theme: unknown theme {req.theme!r}")
+                problems.append(Problem(f"{where}.theme", UNKNOWN_THEME, {"theme": repr(req.theme)}))
                 never.add(theme.id)
             if isinstance(req, ActivityCount) and known_kinds is not None and req.kind not in known_kinds:
-                problems.append(
-                    f"{where}.kind: no methodology credits {req.kind!r}, so {theme.id} can never be unlocked")
+                problems.append(Problem(f"{where}.kind", N_(
+                    "no methodology credits %(kind)s, so %(theme)s can never be unlocked"),
+                    {"kind": repr(req.kind), "theme": theme.id}))
                 never.add(theme.id)
             if isinstance(req, DateWindow):
                 if req.end < req.start:
-                    problems.append(f"{where}: the window ends before it starts")
+                    problems.append(Problem(where, N_("the window ends before it starts")))
                     never.add(theme.id)
                 elif today is not None and req.end < today:
-                    problems.append(f"{where}: the window ended on {req.end}, so {theme.id} can never be unlocked")
+                    problems.append(Problem(where, N_(
+                        "the window ended on %(end)s, so %(theme)s can never be unlocked"),
+                        {"end": req.end.isoformat(), "theme": theme.id}))
                     never.add(theme.id)
     # a theme that needs a theme that can never be unlocked can never be unlocked either
     changed = True
@@ -86,13 +97,16 @@ def check_rules(rules: Rules, known_kinds: set[str] | None = None,
                 continue
             for req in theme.requirements:
                 if isinstance(req, ThemeUnlocked) and req.theme in never:
-                    problems.append(f"themes.{i}: {theme.id} needs {req.theme}, which can never be unlocked")
+                    problems.append(Problem(f"themes.{i}", N_(
+                        "%(theme)s needs %(required)s, which can never be unlocked"),
+                        {"theme": theme.id, "required": req.theme}))
                     never.add(theme.id)
                     changed = True
                     break
     for i, egg in enumerate(rules.eggs):
         if egg.theme not in ids:
-            problems.append(f"eggs.{i}.theme: unknown theme {egg.theme!r}")
+            problems.append(Problem(f"eggs.{i}.theme", UNKNOWN_THEME, {"theme": repr(egg.theme)}))
         if isinstance(egg.condition, ThemeUnlocked) and egg.condition.theme not in ids:
-            problems.append(f"eggs.{i}.condition.theme: unknown theme {egg.condition.theme!r}")
+            problems.append(Problem(f"eggs.{i}.condition.theme", UNKNOWN_THEME,
+                                    {"theme": repr(egg.condition.theme)}))
     return problems

@@ -131,8 +131,8 @@ class PublishRulesPayload:
 
 def _errors(exc: ServiceError) -> list[UserError]:
     """A refused rule set lists every problem, one error each."""
-    if exc.code == ErrorCode.INVALID_INPUT and exc.field == "content":
-        return [UserError(code=exc.code, message=p, field="content") for p in exc.message.split("; ")]
+    if isinstance(exc, rulesets.RulesInvalid):
+        return [UserError(code=exc.code, message=str(p), field="content") for p in exc.problems]
     return [UserError(code=exc.code, message=exc.message, field=exc.field)]
 
 

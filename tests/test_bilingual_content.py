@@ -99,7 +99,8 @@ def test_a_rules_file_missing_a_language_is_refused_naming_the_field(field):
 
 
 def test_blank_text_is_refused_too():
-    _, problems = rules_problems(SHIPPED.replace('text_en = "46.7 g"', 'text_en = "  "'))
+    _, found = rules_problems(SHIPPED.replace('text_en = "46.7 g"', 'text_en = "  "'))
+    problems = [str(p) for p in found]
     assert problems == ["quiz.questions.0.choices.1.text_en: is blank: write the text a player reads"]
 
 
@@ -228,7 +229,8 @@ explanation = "Standby draw adds up: switching off at the wall removes it."
 
 
 def test_a_file_from_before_bilingual_content_is_refused_as_new_but_loads_as_published():
-    _, problems = rules_problems(BEFORE_BILINGUAL)
+    _, found = rules_problems(BEFORE_BILINGUAL)
+    problems = [str(p) for p in found]
     assert "themes.0.description_en: the English text is missing (every text is written in Chinese and English)" \
         in problems
     assert any(p.startswith("eggs.0.name_en: the English text is missing") for p in problems)

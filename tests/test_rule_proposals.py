@@ -119,3 +119,32 @@ async def test_simulating_a_draft_against_the_live_rules(gql):
     too_big = await gql("{ simulateRules(content: \"x\", players: 100000, days: 3650) { days } }",
                         token=alice)
     assert too_big["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+PROBLEMS = "query($c: String!) { rulesProblems(content: $c) { code field message } }"
+
+
+async def test_rules_problems_are_read_in_the_designers_language(gql, client):
+    token, _ = await staff(gql, "+8613800138791", "designer")
+    broken = (SHIPPED.replace("at_least = 3", "at_least = 0", 1)
+              .replace("[[themes]]", "[[themes]]\nbogus = 1", 1))
+    problems = {}
+    for language in ("zh-CN", "en"):
+        answer = await client.post("/graphql", json={"query": PROBLEMS, "variables": {"c": broken}},
+                                   headers={"Authorization": f"Bearer {token}",
+                                            "Accept-Language": language})
+        problems[language] = answer.json()["data"]["rulesProblems"]
+    assert {p["code"] for p in problems["zh-CN"]} == {"INVALID_INPUT"}
+    english = [p["message"] for p in problems["en"]]
+    chinese = [p["message"] for p in problems["zh-CN"]]
+    assert "themes.0.bogus: Extra inputs are not permitted" in english
+    assert "themes.0.bogus: 不允许多余的字段" in chinese
+    at_least = next(m for m in chinese if m.endswith(".at_least: 应大于或等于 1"))
+    assert at_least.replace("应大于或等于 1", "Input should be greater than or equal to 1") in english
+    assert len(chinese) == len(english) == 2
+
+    not_toml = await client.post("/graphql", json={"query": PROBLEMS, "variables": {"c": "levels = ["}},
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Accept-Language": "zh-CN"})
+    [message] = [p["message"] for p in not_toml.json()["data"]["rulesProblems"]]
+    assert message.startswith("不是有效的 TOML：")

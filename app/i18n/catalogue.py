@@ -3,7 +3,7 @@
     .venv/bin/python -m app.i18n.catalogue          # add new msgids, drop unused ones
     .venv/bin/python -m app.i18n.catalogue --check  # exit 1 if the catalogues are not in step
 
-The msgids are extracted from `app/` and `schema/` by Babel's Python extractor (the
+The msgids are extracted from `app/`, `schema/` and `game/` by Babel's Python extractor (the
 keywords of `app.i18n.messages.KEYWORDS`: `_(...)` and `N_(...)`), then merged into each
 catalogue with `Catalog.update`: a new msgid gets an empty msgstr, to be translated by
 hand (Chinese: required, the test fails without it; English: optional, an empty msgstr
@@ -24,7 +24,7 @@ from app.i18n import SUPPORTED_LANGUAGES
 from app.i18n.messages import DOMAIN, KEYWORDS, catalogue_path, read_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("app", "schema")
+SOURCE_DIRS = ("app", "schema", "game")  # game/: rules-file problems, marked N_ there
 COMMENT_TAGS = ("TRANSLATORS:",)  # a `# TRANSLATORS: …` comment above a message reaches the .po
 
 

@@ -112,6 +112,23 @@ class LazyMessage:
     __hash__ = None  # type: ignore[assignment]
 
 
+class MessageList(LazyMessage):
+    """Several messages read as one (every problem of a rules file), each rendered in the
+    language current when the list is."""
+
+    __slots__ = ("messages", "separator")
+
+    def __init__(self, messages: list[LazyMessage], separator: str = "; ") -> None:
+        super().__init__("", {})
+        self.messages, self.separator = list(messages), separator
+
+    def render(self, language: str | None = None) -> str:
+        return self.separator.join(message.render(language) for message in self.messages)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MessageList) and self.messages == other.messages
+
+
 Text = str | LazyMessage  # what an error may carry: text already rendered, or a message
 
 

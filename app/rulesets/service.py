@@ -20,12 +20,13 @@ from tortoise.transactions import in_transaction
 from app.business_metrics import RULES_VERSION
 from app.clock import utcnow
 from app.errors import ErrorCode, ServiceError
-from app.i18n.messages import N_
+from app.i18n.messages import N_, LazyMessage, MessageList
 from app.planet.models import Planet
 from app.rulesets.models import RuleSet
 from game.diff import describe_changes
 from game.engine import PlanetState, progress
 from game.model import Rules
+from game.problems import Problem
 from game.rules import RULES_FILE, parse_rules, rules_problems
 
 log = logging.getLogger("carbon_planet.rules")
@@ -75,13 +76,28 @@ class PublishResult:
     newly_unlocked: dict[str, int] = field(default_factory=dict)
 
 
+class RulesInvalid(ServiceError):
+    """Rules content refused (INVALID_INPUT at `content`) with every problem, each read in
+    the reader's language: `path: reason`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = [problem_message(p) for p in problems]
+        super().__init__(ErrorCode.INVALID_INPUT, MessageList(self.problems), "content")
+
+
+def problem_message(problem: Problem) -> LazyMessage:
+    reason = LazyMessage(problem.text, problem.params)
+    return LazyMessage("%(path)s: %(reason)s", {"path": problem.path, "reason": reason}) \
+        if problem.path else reason
+
+
 def validated(content: str, known_kinds: set[str], *, published_before: bool = False) -> Rules:
     """The rules in `content`, or INVALID_INPUT listing every problem. Content that was
     `published_before` may predate bilingual text: a missing language shows the other."""
     rules, problems = rules_problems(content, known_kinds, utcnow().date(),
                                      fill_missing=published_before)
     if problems or rules is None:
-        raise ServiceError(ErrorCode.INVALID_INPUT, "; ".join(problems), "content")
+        raise RulesInvalid(problems)
     return rules
 
 
