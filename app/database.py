@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "app.shop.models",
     "app.payouts.models",
     "app.merchants.models",
+    "app.partner_links.models",
 ]
 MIGRATIONS_MODULE = "migrations"
 

@@ -1,0 +1,1 @@
+"""One person known to several institutions: partner-scoped ids linked to one player."""

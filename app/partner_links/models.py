@@ -1,0 +1,32 @@
+"""The link from a partner's own id for a person (a card, customer or account number) to a player."""
+
+from __future__ import annotations
+
+import uuid
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class PartnerLink(Model):
+    """A partner-scoped id linked to a player, until the player removes the link.
+
+    `active` is true while the link holds and null once removed: (partner, external id,
+    active) is unique, so one active link per partner-scoped id, while removed links
+    (nulls never collide) stay as history and keep refusing that id's records.
+    """
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    partner_id = fields.CharField(max_length=60)
+    external_id = fields.CharField(max_length=200)
+    player: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Player", related_name="partner_links", on_delete=fields.RESTRICT)
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
+    active = fields.BooleanField(null=True, default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    removed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "partner_link"
+        unique_together = (("partner_id", "external_id", "active"),)
+        indexes = (("player_id", "created_at"),)
