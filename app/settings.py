@@ -61,6 +61,13 @@ class PartnerConfig(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,59}$")
     name: str = ""
     secrets: list[str] = Field(min_length=1)
+    # the kinds it may report: a kind ("household_electricity") or every kind of a formula
+    # table ("travel", "quantity", "baseline", "event"); others are SCENE_NOT_ALLOWED
+    scenes: list[str] = Field(default_factory=lambda: ["travel"], min_length=1)
+
+    def allows(self, kind: str, formula: str | None) -> bool:
+        """Whether this partner may report `kind`, computed with the formula `formula`."""
+        return kind in self.scenes or (formula is not None and formula in self.scenes)
 
 
 class Settings(BaseSettings):

@@ -48,6 +48,8 @@ docs/regulator/methodologies.md for every field)::
     daily_cap_grams = 63000000
     record_fields = ["system_id", "period_start", "period_end", "generated_kwh"]
     dedup_key = ["system_id", "period_start", "period_end"]   # identifies one real event
+    quantity_field = "generated_kwh"      # the record field with the quantity (without it,
+                                          # each record is one unit: a statement, a ticket)
 
     [baseline.household_electricity]      # (baseline − consumption) × dated factor
     quantity_unit = "kWh"                 # kWh, Wh, m3, L

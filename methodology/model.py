@@ -212,6 +212,7 @@ class QuantityScene(_Scene):
     factor: SceneFactor | None = None
     variety_field: str | None = None  # e.g. "material"; required with `varieties`
     varieties: dict[str, SceneFactor] = Field(default_factory=dict)
+    quantity_field: str | None = None  # the record field holding the quantity; none: 1 a record
     max_quantity: StrictInt = Field(gt=0)  # per record; more is IMPLAUSIBLE_QUANTITY
     daily_cap_grams: StrictInt = Field(gt=0)
     daily_cap_points: StrictInt | None = Field(default=None, gt=0)
@@ -227,6 +228,11 @@ class QuantityScene(_Scene):
         if bool(self.varieties) != (self.variety_field is not None):
             raise ValueError("`variety_field` names the record field that picks a variety;"
                              " it goes with `varieties`")
+        if self.quantity_field is not None and (
+                self.quantity_field not in self.record_fields or self.quantity_field in self.dedup_key):
+            raise ValueError("`quantity_field` must be one of record_fields, not of dedup_key")
+        if self.variety_field is not None and self.variety_field not in self.record_fields:
+            raise ValueError("`variety_field` must be one of record_fields")
         if self.factor is not None:
             _check_unit("factor", self.factor, self.factor_unit)
         for name, factor in self.varieties.items():
