@@ -91,3 +91,45 @@ class DailyCredit(Model):
     class Meta:
         table = "daily_credit"
         unique_together = (("player", "local_date", "kind"),)
+
+
+class SceneClaim(Model):
+    """The one activity credited for a real event two partners could both report (a meter's
+    billing period, a ticket): unique on (kind, digest of the scene's dedup key values),
+    written in the transaction of the credit, so a second report is a duplicate."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=30)
+    digest = fields.CharField(max_length=64)  # sha256 of the dedup key's values, as JSON
+    dedup_key: fields.JSONField[dict[str, Any]] = fields.JSONField()  # field -> value, readable
+    activity: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Activity", related_name=False, on_delete=fields.RESTRICT
+    )
+    activity_id: uuid.UUID  # the column behind `activity`, for type checkers
+    partner_id = fields.CharField(max_length=60)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "scene_claim"
+        unique_together = (("kind", "digest"),)
+
+
+class MeterPeriod(Model):
+    """A meter's credited billing period [period_start, period_end): the baseline scenes'
+    history (overlaps are refused; own moving averages are taken over these)."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=30)
+    meter_id = fields.CharField(max_length=200)
+    period_start = fields.DateField()
+    period_end = fields.DateField()
+    consumption = fields.BigIntField()
+    activity: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Activity", related_name=False, on_delete=fields.RESTRICT
+    )
+    activity_id: uuid.UUID  # the column behind `activity`, for type checkers
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "meter_period"
+        indexes = (("kind", "meter_id", "period_start"),)
