@@ -122,7 +122,7 @@ class FieldError(Exception):
     """One record's field is missing or wrong: the record is rejected as INVALID_FIELD."""
 
 
-def _time(record: dict, name: str) -> datetime:
+def parse_time(record: dict, name: str) -> datetime:
     value = record.get(name)
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -135,13 +135,19 @@ def _time(record: dict, name: str) -> datetime:
     return moment
 
 
-def parse_fields(record: dict) -> RecordFields:
+def parse_subject_and_kind(record: dict) -> tuple[str, str]:
     subject, kind = record.get("subject"), record.get("kind")
     if not isinstance(subject, str) or not 0 < len(subject) <= MAX_ID_LENGTH:
         raise FieldError("subject must be a non-empty string")
     if not isinstance(kind, str) or not 0 < len(kind) <= 30:
         raise FieldError("kind must be a string of 1 to 30 characters")
-    started_at, ended_at = _time(record, "startedAt"), _time(record, "endedAt")
+    return subject, kind
+
+
+def parse_fields(record: dict) -> RecordFields:
+    """A trip record's fields (scenes beyond travel: `app.credits.scene_records`)."""
+    subject, kind = parse_subject_and_kind(record)
+    started_at, ended_at = parse_time(record, "startedAt"), parse_time(record, "endedAt")
     if ended_at <= started_at:
         raise FieldError("endedAt must be after startedAt")
     distance = record.get("distanceMeters")
