@@ -186,9 +186,10 @@ cli.add_typer(rules_cli, name="rules")
 
 
 def _known_kinds() -> set[str]:
+    from game.model import known_scenes
     from methodology import default_registry
 
-    return {kind for m in default_registry().all() for kind in m.kinds}
+    return known_scenes(default_registry().all())
 
 
 @rules_cli.command("validate")

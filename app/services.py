@@ -22,7 +22,7 @@ from app.planet.hooks import GameHooks
 from app.redis import create_redis
 from app.rulesets.service import RulesProvider
 from app.settings import PartnerConfig, Settings
-from game.model import Rules
+from game.model import Rules, known_scenes
 from game.rules import default_rules
 from methodology import MethodologyRegistry, default_registry, load_directory
 
@@ -55,7 +55,7 @@ class Services:
             else default_registry()
         )
         redis = create_redis(settings)
-        known_kinds = {kind for m in registry.all() for kind in m.kinds}
+        known_kinds = known_scenes(registry.all())  # each kind with its quantity unit
         provider = RulesProvider(default_rules(), known_kinds)
         events = PlanetEvents(redis)
         boards = Leaderboards(redis, settings.default_timezone)
