@@ -25,4 +25,19 @@ class Migration(migrations.Migration):
             options={'table': 'partner_link', 'app': 'models', 'unique_together': (('partner_id', 'external_id', 'active'),), 'indexes': [Index(fields=['player_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A partner-scoped id linked to a player, until the player removes the link.'},
             bases=['Model'],
         ),
+        ops.CreateModel(
+            name='PartnerLinkCode',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('code_hash', fields.CharField(unique=True, max_length=64)),
+                ('partner_id', fields.CharField(max_length=60)),
+                ('player', fields.ForeignKeyField('models.Player', source_field='player_id', db_constraint=True, to_field='id', related_name='partner_link_codes', on_delete=OnDelete.CASCADE)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('link', fields.ForeignKeyField('models.PartnerLink', source_field='link_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
+            ],
+            options={'table': 'partner_link_code', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A one-time code the player asked for in the app and gives one partner, which sends it'},
+            bases=['Model'],
+        ),
     ]

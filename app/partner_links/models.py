@@ -30,3 +30,25 @@ class PartnerLink(Model):
         table = "partner_link"
         unique_together = (("partner_id", "external_id", "active"),)
         indexes = (("player_id", "created_at"),)
+
+
+class PartnerLinkCode(Model):
+    """A one-time code the player asked for in the app and gives one partner, which sends it
+    with its own id for the player: proof that the person agreed to this link. Only its
+    SHA-256 is kept, and `link` is the link it made (a partner's retry gets the same answer)."""
+
+    id = fields.BigIntField(primary_key=True)
+    code_hash = fields.CharField(max_length=64, unique=True)
+    partner_id = fields.CharField(max_length=60)
+    player: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Player", related_name="partner_link_codes", on_delete=fields.CASCADE)
+    player_id: uuid.UUID  # the column behind `player`, for type checkers
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    link: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.PartnerLink", related_name=False, null=True, on_delete=fields.RESTRICT)
+    link_id: uuid.UUID | None  # the column behind `link`, for type checkers
+
+    class Meta:
+        table = "partner_link_code"
