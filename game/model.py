@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from game.problems import N_
+from methodology.model import QUANTITY_UNITS, QuantityUnit
 
 
 class RuleValueError(ValueError):
@@ -59,6 +60,75 @@ class ActivityCount(_Strict):
     at_least: int = Field(ge=1)
 
 
+class ActivityAmount(_Strict):
+    """So much of a scene in total ("recycle 5 kg"): the quantities its methodology credited,
+    summed. `unit` is one the scene's quantity converts to exactly (kg or g for a scene
+    weighed in g)."""
+
+    type: Literal["activity_amount"]
+    kind: str
+    at_least: int = Field(ge=1)
+    unit: QuantityUnit
+
+
+class ActivityDays(_Strict):
+    """A scene on so many distinct local days ("10 days of electricity saving")."""
+
+    type: Literal["activity_days"]
+    kind: str
+    days: int = Field(ge=1)
+
+
+KindRequirement = ActivityCount | ActivityAmount | ActivityDays
+"""The requirements that name an activity kind."""
+
+
+def _small_units() -> dict[str, tuple[str, int]]:
+    """Each quantity unit -> (the smallest unit of its dimension, how many of those make
+    one): kg -> (g, 1000), kWh -> (Wh, 1000), m3 -> (L, 1000), item -> (item, 1)."""
+    smallest: dict[str, tuple[str, int]] = {}
+    for unit, (per, scale) in QUANTITY_UNITS.items():
+        if scale > smallest.get(per, ("", 0))[1]:
+            smallest[per] = (unit, scale)
+    return {unit: (smallest[per][0], smallest[per][1] // scale)
+            for unit, (per, scale) in QUANTITY_UNITS.items()}
+
+
+SMALL_UNITS = _small_units()
+
+
+def in_small_units(quantity: int, unit: str) -> tuple[str, int]:
+    """(unit, quantity) in the smallest unit of its dimension: 5 kg -> ("g", 5000). The
+    engine keeps every amount so, as integers, whatever unit a scene or requirement uses."""
+    small, times = SMALL_UNITS[unit]
+    return small, quantity * times
+
+
+def units_fit(unit: str, scene_unit: str) -> bool:
+    """Whether an amount in `unit` can be compared with a scene measured in `scene_unit`."""
+    return SMALL_UNITS[unit][0] == SMALL_UNITS[scene_unit][0]
+
+
+class KnownScenes(set[str]):
+    """The activity kinds some methodology credits (a set, as validation has always taken),
+    with the quantity unit of those credited by quantity (`units`; a kind credited per trip,
+    per event or by steps has none, so no amount of it can be required)."""
+
+    def __init__(self, units: dict[str, str | None]) -> None:
+        super().__init__(units)
+        self.units = dict(units)
+
+
+def known_scenes(methodologies) -> KnownScenes:
+    """The kinds of `methodologies` (methodology.Methodology) with their quantity units."""
+    units: dict[str, str | None] = {}
+    for m in methodologies:
+        for kind in m.kinds:
+            scene = m.quantity.get(kind) or m.baseline.get(kind)
+            units[kind] = scene.quantity_unit if scene is not None else units.get(kind)
+    return KnownScenes(units)
+
+
 class Streak(_Strict):
     type: Literal["streak"]
     days: int = Field(ge=1)
@@ -81,7 +151,8 @@ class DateWindow(_Strict):
 
 
 Requirement = Annotated[
-    GrowthAtLeast | ActivityCount | Streak | QuizCorrect | ThemeUnlocked | DateWindow,
+    GrowthAtLeast | ActivityCount | ActivityAmount | ActivityDays | Streak | QuizCorrect
+    | ThemeUnlocked | DateWindow,
     Field(discriminator="type"),
 ]
 

@@ -9,11 +9,45 @@ from __future__ import annotations
 
 from datetime import date
 
-from game.model import ActivityCount, DateWindow, Rules, ThemeUnlocked
+from game.model import (
+    ActivityAmount,
+    DateWindow,
+    KindRequirement,
+    KnownScenes,
+    Requirement,
+    Rules,
+    ThemeUnlocked,
+    units_fit,
+)
 from game.problems import N_, Problem
 
 TWICE = N_("%(id)s is used twice")
 UNKNOWN_THEME = N_("unknown theme %(theme)s")
+NO_METHODOLOGY = N_("no methodology credits %(kind)s, so %(theme)s can never be unlocked")
+NO_METHODOLOGY_EGG = N_("no methodology credits %(kind)s, so egg %(egg)s can never be found")
+NO_AMOUNT = N_("%(kind)s is credited per trip or event, not by an amount: count it with "
+               "activity_count, or its days with activity_days")
+UNIT_MISFIT = N_("%(unit)s does not fit %(kind)s, which is measured in %(scene_unit)s")
+
+
+def _kind_problems(req: Requirement, where: str, owner: dict[str, str],
+                   known_kinds: set[str] | None) -> list[Problem]:
+    """An unknown kind, or an amount in a unit the scene is not measured in (the unit is
+    checked only when `known_kinds` carries the scenes' units, a `KnownScenes`)."""
+    if known_kinds is None or not isinstance(req, KindRequirement):
+        return []
+    if req.kind not in known_kinds:
+        text = NO_METHODOLOGY if "theme" in owner else NO_METHODOLOGY_EGG
+        return [Problem(f"{where}.kind", text, {"kind": repr(req.kind), **owner})]
+    if isinstance(req, ActivityAmount) and isinstance(known_kinds, KnownScenes):
+        scene_unit = known_kinds.units.get(req.kind)
+        if scene_unit is None:
+            return [Problem(f"{where}.kind", NO_AMOUNT, {"kind": repr(req.kind)})]
+        if not units_fit(req.unit, scene_unit):
+            return [Problem(f"{where}.unit", UNIT_MISFIT, {"unit": repr(req.unit),
+                                                           "kind": repr(req.kind),
+                                                           "scene_unit": scene_unit})]
+    return []
 
 
 def _unlock_order_problems(rules: Rules) -> tuple[list[Problem], set[str]]:
@@ -74,10 +108,9 @@ def check_rules(rules: Rules, known_kinds: set[str] | None = None,
             if isinstance(req, ThemeUnlocked) and req.theme not in ids:
                 problems.append(Problem(f"{where}.theme", UNKNOWN_THEME, {"theme": repr(req.theme)}))
                 never.add(theme.id)
-            if isinstance(req, ActivityCount) and known_kinds is not None and req.kind not in known_kinds:
-                problems.append(Problem(f"{where}.kind", N_(
-                    "no methodology credits %(kind)s, so %(theme)s can never be unlocked"),
-                    {"kind": repr(req.kind), "theme": theme.id}))
+            found = _kind_problems(req, where, {"theme": theme.id}, known_kinds)
+            if found:
+                problems += found
                 never.add(theme.id)
             if isinstance(req, DateWindow):
                 if req.end < req.start:
@@ -106,6 +139,8 @@ def check_rules(rules: Rules, known_kinds: set[str] | None = None,
     for i, egg in enumerate(rules.eggs):
         if egg.theme not in ids:
             problems.append(Problem(f"eggs.{i}.theme", UNKNOWN_THEME, {"theme": repr(egg.theme)}))
+        problems += _kind_problems(egg.condition, f"eggs.{i}.condition", {"egg": egg.id},
+                                   known_kinds)
         if isinstance(egg.condition, ThemeUnlocked) and egg.condition.theme not in ids:
             problems.append(Problem(f"eggs.{i}.condition.theme", UNKNOWN_THEME,
                                     {"theme": repr(egg.condition.theme)}))

@@ -134,9 +134,10 @@ def test_apply_copies_every_field_and_never_touches_the_old_state():
     assert old.to_json() == snapshot
     for f in fields(PlanetState):  # a field added to PlanetState must be carried over
         if f.name not in ("growth", "level", "counts", "last_active", "streak", "best_streak",
-                          "unlocked", "eggs"):
+                          "unlocked", "eggs", "days", "recent_days"):
             assert getattr(new, f.name) == getattr(old, f.name), f.name
     assert new.counts == {"metro": 3} and new.streak == 3 and new.quiz_correct == 4
+    assert new.days == {"metro": 1} and old.days == {} and old.recent_days == {}
     assert new.unlocked["clearwater-bay"] == "x" and "city-of-sunshine" in new.unlocked
     assert new.eggs["first-metro"] == "y" and "three-day-streak" in new.eggs
 
