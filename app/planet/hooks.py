@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from typing import Protocol
 
 from app.accounts.models import Player
@@ -33,7 +33,7 @@ class GameHooks(CreditHooks):
         self.boards = boards
         self.boards_stale = False
 
-    async def on_activities(self, activities: list[tuple[str, str, int, date, int]]
+    async def on_activities(self, activities: list[planet.PlanetActivity | tuple]
                             ) -> tuple[list[list[Effect]], list[Entry]]:
         return await planet.on_activities(activities, self.rules_source.rules)
 

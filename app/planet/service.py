@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from tortoise import connections
@@ -77,12 +78,32 @@ async def apply_events(events: list[tuple[str, Event]], rules: Rules
     return results, rewards
 
 
-async def on_activities(activities: list[tuple[str, str, int, date, int]], rules: Rules
+@dataclass(frozen=True)
+class PlanetActivity:
+    """A credited activity as the game sees it. `quantity` is what the methodology credited
+    for a scene measured by quantity, in its `quantity_unit` (`unit`): a weighed recycling
+    drop-off's grams, a meter's kWh saved against the baseline; it feeds `activity_amount`
+    requirements. Trips, steps and events leave it 0."""
+
+    player_id: str
+    kind: str
+    growth: int
+    day: date
+    count: int = 1
+    quantity: int = 0
+    unit: str | None = None
+
+
+async def on_activities(activities: Sequence[PlanetActivity | tuple], rules: Rules
                         ) -> tuple[list[list[Effect]], list[Entry]]:
-    """`apply_events` for several (player, kind, growth, day, count), in one lock of the planets."""
+    """`apply_events` for several activities, in one lock of the planets. Each is a
+    `PlanetActivity` or its fields as a tuple: (player, kind, growth, day, count[, quantity,
+    unit])."""
     now = utcnow()
-    return await apply_events([(pid, ActivityEvent(kind, growth, day, now, count))
-                               for pid, kind, growth, day, count in activities], rules)
+    items = [a if isinstance(a, PlanetActivity) else PlanetActivity(*a) for a in activities]
+    return await apply_events([(a.player_id, ActivityEvent(a.kind, a.growth, a.day, now, a.count,
+                                                           a.quantity, a.unit))
+                               for a in items], rules)
 
 
 async def planet_state(player_id: str) -> tuple[PlanetState, str | None]:
