@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     methodology_dir: str | None = None
     partners: list[PartnerConfig] = Field(default_factory=list)
     partner_clock_window_seconds: int = 300
+    partner_link_code_ttl_seconds: int = Field(
+        default=900, ge=60, le=86400,
+        description="How long a link code from createPartnerLinkCode can be given to a partner")
     partner_max_records: int = 1000
     partner_max_body_bytes: int = 4 * 1024 * 1024
     partner_rate_limit: int = Field(

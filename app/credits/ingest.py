@@ -25,11 +25,21 @@ from app.clock import utcnow
 from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
-from app.credits.records import MAX_ID_LENGTH, FieldError, RecordFields, parse_fields, subject_as_player_id
+from app.credits.records import (
+    MAX_ID_LENGTH,
+    FieldError,
+    RecordFields,
+    SubjectRef,
+    parse_fields,
+    subject_as_player_id,
+)
 from app.database import DATABASE_ERRORS, insert_rows, update_rows
+from app.partner_links.service import LinkRefusal, resolve_refs
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
 
 log = logging.getLogger("carbon_planet.ingest")
+# a record's subject (or subjectRef) -> its player, or why a subjectRef names nobody
+Subjects = dict[str | SubjectRef, Player | LinkRefusal]
 DAILY_TOTALS = {"reduction_grams": "bigint", "points": "bigint", "growth": "bigint", "energy": "bigint"}
 
 
@@ -63,7 +73,7 @@ class Ingestor(CreditService):
         ids = [record["id"] for record in records]
         seen = {r.record_id: r for r in
                 await PartnerRecord.filter(partner_id=partner_id, record_id__in=ids)}
-        players = await self._players([record.get("subject") for record in records])
+        players = await self._subjects(partner_id, records)
         fresh = [record for record in records if record["id"] not in seen]
         together: dict[int, RecordOutcome] = {}
         if len(fresh) > 1:
@@ -84,7 +94,7 @@ class Ingestor(CreditService):
         return outcomes
 
     async def _ingest_together(self, partner_id: str, records: list[dict],
-                               players: dict[str, Player]) -> list[RecordOutcome]:
+                               players: Subjects) -> list[RecordOutcome]:
         """New records in one transaction, in the per-record order of locks (the day's
         totals, then planets, then accounts), each kind of row locked by one statement in
         key order, and each kind of row written by one statement. A concurrent copy of any
@@ -157,7 +167,7 @@ class Ingestor(CreditService):
                 for record, outcome in zip(records, outcomes, strict=True)]
 
     async def ingest_one(self, partner_id: str, record: dict,
-                         players: dict[str, Player] | None = None) -> RecordOutcome:
+                         players: Subjects | None = None) -> RecordOutcome:
         record_id = record["id"]
         if players is None:
             existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
@@ -170,6 +180,14 @@ class Ingestor(CreditService):
             if existing is None:
                 raise
             return _duplicate(existing)
+
+    async def _subjects(self, partner_id: str, records: list[dict]) -> Subjects:
+        """Each record's subject (a player id or host-app subject) or subjectRef (through
+        the partner's links) -> its player."""
+        found: Subjects = {}
+        found.update(await self._players([record.get("subject") for record in records]))
+        found.update(await resolve_refs(partner_id, [record.get("subjectRef") for record in records]))
+        return found
 
     async def _players(self, subjects: list) -> dict[str, Player]:
         """subject -> player, for subjects that are player ids or one host-app subject
@@ -194,7 +212,7 @@ class Ingestor(CreditService):
         if rejection is not None:
             raise Refused(rejection.reason, rejection.message)
 
-    def _prepare(self, record: dict, players: dict[str, Player] | None
+    def _prepare(self, record: dict, players: Subjects | None
                  ) -> tuple[RecordFields, Player, Methodology]:
         """Fields, player and methodology of a record that can be credited, or Refused
         (naming the player once known, for the refused activity)."""
@@ -205,6 +223,8 @@ class Ingestor(CreditService):
         if players is None or fields.subject not in players:
             raise Refused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
         player = players[fields.subject]
+        if isinstance(player, LinkRefusal):
+            raise Refused(player.reason, player.message)
         try:
             self._check_times(fields)
             methodology = self.registry.for_kind(fields.kind, fields.started_at)
@@ -222,10 +242,10 @@ class Ingestor(CreditService):
         return fields, player, methodology
 
     async def _process(self, partner_id: str, record: dict,
-                       players: dict[str, Player] | None) -> RecordOutcome:
+                       players: Subjects | None) -> RecordOutcome:
         record_id = record["id"]
         if players is None:
-            players = await self._players([record.get("subject")])
+            players = await self._subjects(partner_id, [record])
         try:
             fields, player, methodology = self._prepare(record, players)
         except Refused as refused:

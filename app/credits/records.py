@@ -110,8 +110,16 @@ def _text_problem(value: Any, name: str, depth: int) -> str | None:
 
 
 @dataclass(frozen=True)
+class SubjectRef:
+    """A record's `subjectRef`: the partner's own id for the person, resolved through a
+    partner link (never equal to a `subject`, which is a plain string)."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
 class RecordFields:
-    subject: str
+    subject: str | SubjectRef
     kind: str
     started_at: datetime
     ended_at: datetime
@@ -136,9 +144,7 @@ def parse_time(record: dict, name: str) -> datetime:
 
 
 def parse_subject_and_kind(record: dict) -> tuple[str, str]:
-    subject, kind = record.get("subject"), record.get("kind")
-    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_ID_LENGTH:
-        raise FieldError("subject must be a non-empty string")
+    subject, kind = record_subject(record), record.get("kind")
     if not isinstance(kind, str) or not 0 < len(kind) <= 30:
         raise FieldError("kind must be a string of 1 to 30 characters")
     return subject, kind
@@ -154,6 +160,21 @@ def parse_fields(record: dict) -> RecordFields:
     if isinstance(distance, bool) or not isinstance(distance, int) or not 0 < distance <= 1_000_000:
         raise FieldError("distanceMeters must be an integer from 1 to 1000000")
     return RecordFields(subject, kind, started_at, ended_at, distance)
+
+
+def record_subject(record: dict) -> str | SubjectRef:
+    """The player's id (or host-app subject) as `subject`, or the partner's own id for the
+    person as `subjectRef`: exactly one of the two."""
+    subject, ref = record.get("subject"), record.get("subjectRef")
+    if subject is not None and ref is not None:
+        raise FieldError("send subject or subjectRef, not both")
+    if ref is not None:
+        if not isinstance(ref, str) or not 0 < len(ref) <= MAX_ID_LENGTH:
+            raise FieldError("subjectRef must be a non-empty string")
+        return SubjectRef(ref)
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_ID_LENGTH:
+        raise FieldError("subject must be a non-empty string")
+    return subject
 
 
 def subject_as_player_id(subject: str) -> uuid.UUID | None:

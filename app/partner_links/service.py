@@ -1,0 +1,181 @@
+"""Linking a partner's own id for a person to a player, and resolving records by that id.
+
+The partner alone cannot attach a person: the player asks the app for a one-time code for
+that partner (`create_code`) and gives it to the partner, which sends it with its own id
+for the person (`link`). Using the code, creating the link and marking the code used
+happen in one transaction, so a refusal changes nothing and a code links at most once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import Player
+from app.clock import utcnow
+from app.credits.models import Activity
+from app.credits.records import MAX_ID_LENGTH, SubjectRef
+from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_, LazyMessage
+from app.partner_links.models import PartnerLink, PartnerLinkCode
+from app.settings import Settings
+from app.text import text_problem
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or typed
+CODE_LENGTH = 8  # 40 bits, tried only by a signed partner, for its own codes
+
+
+@dataclass(frozen=True)
+class LinkCode:
+    code: str
+    partner_id: str
+    expires_at: datetime
+
+
+class LinkRefused(Exception):
+    """The partner's link request is refused: `reason` for its program, `message` for people."""
+
+    def __init__(self, reason: str, message: LazyMessage) -> None:
+        super().__init__(reason)
+        self.reason, self.message = reason, message
+
+
+@dataclass(frozen=True)
+class Linked:
+    link: PartnerLink
+    created: bool  # false: the same link was already there (a retry, or a second code)
+
+
+@dataclass(frozen=True)
+class LinkRefusal:
+    """Why a record's subjectRef finds nobody (the record is refused with this reason)."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    link: PartnerLink
+    partner_name: str
+    contribution_grams: int
+    contribution_points: int
+
+
+def normalise_code(code: str) -> str:
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+class PartnerLinks:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.partners = {p.id: p for p in settings.partners}
+
+    async def create_code(self, player_id: str, partner_id: str) -> LinkCode:
+        if partner_id not in self.partners:
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("No partner has this id."), "partnerId")
+        expires_at = utcnow() + timedelta(seconds=self.settings.partner_link_code_ttl_seconds)
+        while True:  # a clash of two random codes meets the unique index: draw again
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            try:
+                await PartnerLinkCode.create(code_hash=code_hash(code), partner_id=partner_id,
+                                             player_id=player_id, expires_at=expires_at)
+            except IntegrityError:
+                continue
+            return LinkCode(code, partner_id, expires_at)
+
+    async def link(self, partner_id: str, code: object, external_id: object) -> Linked:
+        """Link `external_id` at `partner_id` to the player who asked for `code`."""
+        if not isinstance(code, str) or not 0 < len(code) <= 40:
+            raise LinkRefused("INVALID_FIELD", N_('"code" must be the link code the person got in the app.'))
+        if not isinstance(external_id, str) or not external_id:
+            raise LinkRefused("INVALID_FIELD", N_('"subjectRef" must be a non-empty string.'))
+        problem = text_problem("subjectRef", external_id, max_chars=MAX_ID_LENGTH)
+        if problem is not None:
+            raise LinkRefused("INVALID_FIELD", problem)
+        try:
+            async with in_transaction():
+                return await self._link(partner_id, code_hash(code), external_id)
+        except IntegrityError:  # a concurrent link of the same id, through another code
+            raise LinkRefused("LINK_TAKEN", N_("This id is already linked to another person.")) from None
+
+    async def _link(self, partner_id: str, hashed: str, external_id: str) -> Linked:
+        row = await PartnerLinkCode.filter(code_hash=hashed).select_for_update().first()
+        if row is None or row.partner_id != partner_id:
+            raise LinkRefused("INVALID_CODE", N_("No link code like this was given for this partner."))
+        if row.used_at is not None:
+            made = await PartnerLink.get_or_none(id=row.link_id) if row.link_id else None
+            if made is not None and made.active and made.external_id == external_id:
+                return Linked(made, created=False)  # the partner's retry
+            raise LinkRefused("CODE_USED", N_("This link code has already been used."))
+        now = utcnow()
+        if row.expires_at <= now:
+            raise LinkRefused("CODE_EXPIRED", N_("This link code has expired; the person can get a new one in the app."))
+        link = await PartnerLink.filter(partner_id=partner_id, external_id=external_id,
+                                        active=True).select_for_update().first()
+        created = link is None
+        if link is None:
+            link = await PartnerLink.create(partner_id=partner_id, external_id=external_id,
+                                            player_id=row.player_id)
+        elif link.player_id != row.player_id:
+            raise LinkRefused("LINK_TAKEN", N_("This id is already linked to another person."))
+        await PartnerLinkCode.filter(id=row.id).update(used_at=now, link_id=link.id)
+        return Linked(link, created)
+
+    async def remove(self, player_id: str, link_id: str) -> PartnerLink:
+        """End the player's link (again: no change). Records of its id are refused from now on."""
+        try:
+            wanted = uuid.UUID(link_id)
+        except ValueError:
+            wanted = None
+        link = await PartnerLink.get_or_none(id=wanted, player_id=player_id) if wanted else None
+        if link is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("You have no partner link with this id."), "id")
+        if link.active:
+            await PartnerLink.filter(id=link.id, active=True).update(active=None, removed_at=utcnow())
+            await link.refresh_from_db()
+        return link
+
+    async def of_player(self, player_id: str) -> list[LinkSummary]:
+        """The player's active links, oldest first, each with what its partner's records credited."""
+        links = await PartnerLink.filter(player_id=player_id, active=True).order_by("created_at", "id")
+        sources = sorted({f"partner:{link.partner_id}" for link in links})
+        sums = {row["source"]: row for row in await Activity.filter(
+            player_id=player_id, status="accepted", source__in=sources,
+        ).group_by("source").annotate(grams=Sum("reduction_grams"), points=Sum("points")).values(
+            "source", "grams", "points")} if sources else {}
+        summaries = []
+        for link in links:
+            found = sums.get(f"partner:{link.partner_id}", {})
+            partner = self.partners.get(link.partner_id)
+            summaries.append(LinkSummary(
+                link, partner.name or partner.id if partner else link.partner_id,
+                int(found.get("grams") or 0), int(found.get("points") or 0)))
+        return summaries
+
+
+async def resolve_refs(partner_id: str, refs: list[object]) -> dict[SubjectRef, Player | LinkRefusal]:
+    """subjectRef -> the player its active link names, or why it names nobody."""
+    wanted = {r for r in refs if isinstance(r, str) and 0 < len(r) <= MAX_ID_LENGTH}
+    if not wanted:
+        return {}
+    found: dict[SubjectRef, Player | LinkRefusal] = {
+        SubjectRef(r): LinkRefusal("UNKNOWN_SUBJECT", "no person is linked to this subjectRef")
+        for r in wanted}
+    links = await PartnerLink.filter(partner_id=partner_id, external_id__in=list(wanted)
+                                     ).prefetch_related("player")
+    for link in sorted(links, key=lambda k: k.active is True):  # the active one last: it wins
+        found[SubjectRef(link.external_id)] = link.player if link.active else LinkRefusal(
+            "LINK_REMOVED", "the person removed the link of this subjectRef")
+    return found
