@@ -24,6 +24,7 @@ from app.credits.partner_http import receive_activities
 from app.i18n.middleware import LanguageMiddleware
 from app.metrics_exposition import metrics_endpoint_for
 from app.observability import RequestContextMiddleware, configure_logging
+from app.partner_links.http import receive_link
 from app.payout_handlers import register_payout_handlers
 from app.payouts.worker import PayoutWorker
 from app.services import Services
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/partner/v1/activities", receive_activities, methods=["POST"]),
+        Route("/partner/v1/links", receive_link, methods=["POST"]),
         *console_routes(),
     ]
     if settings.metrics_port is None:  # else served on that port (app.metrics_exposition)

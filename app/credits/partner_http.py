@@ -6,6 +6,7 @@ The body's size is bounded while it is read (`app.body_limits`, `CARBON_PARTNER_
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -15,6 +16,7 @@ from app.business_metrics import count_partner_records
 from app.credits import signatures
 from app.credits.records import BadRequest, UnreadableRecord, parse_body
 from app.i18n.messages import N_, Text
+from app.settings import PartnerConfig
 
 
 def _error(status: int, message: Text) -> JSONResponse:
@@ -35,7 +37,15 @@ def _too_many(decision: ratelimit.Decision, message: Text) -> JSONResponse:
     )
 
 
-async def receive_activities(request: Request) -> JSONResponse:
+@dataclass(frozen=True)
+class SignedRequest:
+    partner: PartnerConfig
+    body: bytes
+
+
+async def signed_request(request: Request) -> SignedRequest | JSONResponse:
+    """The authentic partner and the body it signed, or the answer refusing the request
+    (401 for a bad signature, 429 past the partner's or the address's limit)."""
     services = request.app.state.services
     settings = services.settings
     ip = ratelimit.client_ip(request, settings.trusted_proxies)
@@ -62,6 +72,16 @@ async def receive_activities(request: Request) -> JSONResponse:
     if not allowed.allowed:
         return _too_many(allowed, N_("more than %(max)s requests a minute",
                                       max=settings.partner_rate_limit))
+    return SignedRequest(partner, body)
+
+
+async def receive_activities(request: Request) -> JSONResponse:
+    services = request.app.state.services
+    settings = services.settings
+    signed = await signed_request(request)
+    if isinstance(signed, JSONResponse):
+        return signed
+    partner, body = signed.partner, signed.body
     try:
         records = parse_body(body)
     except BadRequest as exc:

@@ -121,7 +121,8 @@ class PartnerLinks:
             raise LinkRefused("CODE_USED", N_("This link code has already been used."))
         now = utcnow()
         if row.expires_at <= now:
-            raise LinkRefused("CODE_EXPIRED", N_("This link code has expired; the person can get a new one in the app."))
+            raise LinkRefused("CODE_EXPIRED", N_(
+                "This link code has expired; the person can get a new one in the app."))
         link = await PartnerLink.filter(partner_id=partner_id, external_id=external_id,
                                         active=True).select_for_update().first()
         created = link is None

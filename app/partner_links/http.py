@@ -1,0 +1,36 @@
+"""`POST /partner/v1/links`: a partner links its own id for a person to the player who gave
+it a link code (signed like `/partner/v1/activities`, same secrets, same limits)."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from app.credits.partner_http import signed_request
+from app.i18n.messages import N_
+from app.partner_links.service import LinkRefused, PartnerLinks
+
+
+async def receive_link(request: Request) -> JSONResponse:
+    signed = await signed_request(request)
+    if isinstance(signed, JSONResponse):
+        return signed
+    try:
+        data = json.loads(signed.body)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        return JSONResponse({"error": str(N_('body must be a JSON object with "code" and "subjectRef"'))},
+                            status_code=400)
+    links = PartnerLinks(request.app.state.services.settings)
+    try:
+        linked = await links.link(signed.partner.id, data.get("code"), data.get("subjectRef"))
+    except LinkRefused as refused:
+        return JSONResponse({"reason": refused.reason, "error": str(refused.message)}, status_code=422)
+    return JSONResponse({
+        "subjectRef": linked.link.external_id,
+        "status": "linked" if linked.created else "already_linked",
+        "linkedAt": linked.link.created_at.isoformat(),
+    })
