@@ -245,16 +245,16 @@ async def test_activities_paginate_newest_first_with_rejections(gql, client, pla
     assert len({n["id"] for n in seen}) == 6
 
 
-async def test_records_of_scenes_beyond_travel_are_refused_and_credit_nothing(client, player):
+async def test_records_of_scenes_the_partner_is_not_registered_for_are_refused(client, player):
     """Shipped methodologies cover household energy, PV, recycling, banking and check-ins,
-    but a partner record is a trip: such a record is refused, alone or in a batch."""
+    but a partner registered for travel only is refused them, alone or in a batch."""
     pid = player["player"]["id"]
     kinds = ["rooftop_pv", "household_electricity", "recycling", "online_payment", "reusable_cup"]
     [alone] = (await send(client, [trip("pv-1", pid, kind="rooftop_pv")])).json()["results"]
     batch = (await send(client, [trip(f"scene-{k}", pid, kind=k) for k in kinds])).json()["results"]
     for result, kind in zip([alone, *batch], ["rooftop_pv", *kinds], strict=True):
-        assert result["status"] == "rejected" and result["reason"] == "UNKNOWN_KIND", result
-        assert f"{kind!r} is a" in result["message"] and "scene" in result["message"]
+        assert result["status"] == "rejected" and result["reason"] == "SCENE_NOT_ALLOWED", result
+        assert result["message"] == f"partner metro-sz is not registered for {kind} records"
     assert await LedgerTransaction.all().count() == 0
     assert await Activity.filter(status="accepted").count() == 0
     assert (await balances(pid)).get(Asset.CO2E_GRAMS, 0) == 0

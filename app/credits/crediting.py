@@ -25,7 +25,12 @@ def totals(daily: DailyCredit) -> DailyTotals:
 
 
 def provenance(calc: Calculation) -> dict:
-    return {"factors": dict(calc.factors), "capsApplied": list(calc.caps_applied)}
+    """The factors and caps used; for scenes beyond travel also the inputs as read, each
+    factor's source and the rounding."""
+    found = {"factors": dict(calc.factors), "capsApplied": list(calc.caps_applied)}
+    if calc.inputs:
+        found.update(inputs=dict(calc.inputs), sources=dict(calc.sources), rounding=calc.rounding)
+    return found
 
 
 def add_to_daily(daily: DailyCredit, calc: Calculation) -> dict[Asset, int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from tortoise import connections
@@ -22,9 +21,12 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
-from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
+from app.credits.crediting import add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
+from app.credits.outcomes import RecordOutcome
+from app.credits.outcomes import accepted as _accepted
+from app.credits.outcomes import duplicate as _duplicate
 from app.credits.records import (
     MAX_ID_LENGTH,
     FieldError,
@@ -33,6 +35,7 @@ from app.credits.records import (
     parse_fields,
     subject_as_player_id,
 )
+from app.credits.scene_ingest import SceneCrediting, scene_not_allowed
 from app.database import DATABASE_ERRORS, insert_rows, update_rows
 from app.partner_links.service import LinkRefusal, resolve_refs
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
@@ -43,20 +46,6 @@ Subjects = dict[str | SubjectRef, Player | LinkRefusal]
 DAILY_TOTALS = {"reduction_grams": "bigint", "points": "bigint", "growth": "bigint", "energy": "bigint"}
 
 
-@dataclass
-class RecordOutcome:
-    id: str
-    status: str
-    activityId: str | None = None  # noqa: N815 - the contract's JSON names
-    reductionGrams: int | None = None  # noqa: N815
-    points: int | None = None
-    reason: str | None = None
-    message: str | None = None
-
-    def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
 class Refused(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -64,7 +53,7 @@ class Refused(Exception):
         self.player: Player | None = None
 
 
-class Ingestor(CreditService):
+class Ingestor(SceneCrediting):
     async def ingest(self, partner_id: str, records: list[dict]) -> list[RecordOutcome]:
         """A batch: what is already known (earlier records, players) is read in two
         queries, then the new records are credited together in one transaction. Should
@@ -76,6 +65,7 @@ class Ingestor(CreditService):
         players = await self._subjects(partner_id, records)
         fresh = [record for record in records if record["id"] not in seen]
         together: dict[int, RecordOutcome] = {}
+        fresh = [record for record in fresh if not self.is_scene_record(record)]
         if len(fresh) > 1:
             try:
                 together = dict(zip(map(id, fresh), await self._ingest_together(partner_id, fresh, players),
@@ -108,7 +98,7 @@ class Ingestor(CreditService):
                 continue
             first[record["id"]] = len(plans)
             try:
-                plans.append(self._prepare(record, players))
+                plans.append(self._prepare(partner_id, record, players))
             except Refused as refused:
                 plans.append((refused, refused.player))
         outcomes: list[RecordOutcome | None] = []
@@ -212,7 +202,7 @@ class Ingestor(CreditService):
         if rejection is not None:
             raise Refused(rejection.reason, rejection.message)
 
-    def _prepare(self, record: dict, players: Subjects | None
+    def _prepare(self, partner_id: str, record: dict, players: Subjects | None
                  ) -> tuple[RecordFields, Player, Methodology]:
         """Fields, player and methodology of a record that can be credited, or Refused
         (naming the player once known, for the refused activity)."""
@@ -234,8 +224,10 @@ class Ingestor(CreditService):
             if scene not in ("travel", "steps"):
                 # a trip record carries no quantity, reading or check-in to compute from
                 raise Refused("UNKNOWN_KIND",
-                              f"partner records are trips; {fields.kind!r} is a {scene} scene"
-                              f" of {methodology.id} and is not credited from them")
+                              f"{fields.kind!r} is a {scene} scene of {methodology.id}: its records"
+                              " carry occurredAt and the scene's fields, not a trip's")
+            if not self.partner_allows(partner_id, fields.kind, scene):
+                raise Refused("SCENE_NOT_ALLOWED", scene_not_allowed(partner_id, fields.kind))
         except Refused as refused:
             refused.player = player
             raise
@@ -246,8 +238,10 @@ class Ingestor(CreditService):
         record_id = record["id"]
         if players is None:
             players = await self._subjects(partner_id, [record])
+        if self.is_scene_record(record):
+            return await self.ingest_scene(partner_id, record, players)
         try:
-            fields, player, methodology = self._prepare(record, players)
+            fields, player, methodology = self._prepare(partner_id, record, players)
         except Refused as refused:
             async with in_transaction():
                 activity = self._refused_activity(refused.player, partner_id, record, refused)
@@ -347,13 +341,3 @@ def _activity_row(a: Activity, now) -> tuple:
             a.distance_meters, a.steps, a.reduction_grams, a.points, a.growth, a.energy, a.status,
             a.reject_reason, a.reject_message, a.methodology_id, a.methodology_version,
             _json(a.provenance), now, now)
-
-
-def _accepted(record_id: str, activity: Activity) -> RecordOutcome:
-    return RecordOutcome(record_id, "accepted", activityId=str(activity.id),
-                         reductionGrams=activity.reduction_grams, points=activity.points)
-
-
-def _duplicate(existing: PartnerRecord) -> RecordOutcome:
-    return RecordOutcome(existing.record_id, "duplicate",
-                         activityId=str(existing.activity_id) if existing.activity_id else None)

@@ -1,0 +1,193 @@
+"""Partner records of scenes beyond travel (quantity, baseline, event): each in its own
+transaction, through the same daily totals, game hooks and ledger credit as a trip.
+
+In one transaction: (for a meter) an advisory lock on the meter, the day's totals for the
+kind, the claim on the real event (a scene's dedup key: a meter and its period, a ticket)
+if one is already there the record is a `duplicate` of that activity; else the meter's
+credited periods, the calculation, the activity, the partner record and, when credited,
+the claim, the meter's period and the ledger credit. A concurrent report of the same event
+meets the claim's unique index, rolls back and is answered again, as a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import Player
+from app.clock import utcnow
+from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
+from app.credits.daily import lock_daily
+from app.credits.models import Activity, MeterPeriod, PartnerRecord, SceneClaim
+from app.credits.outcomes import RecordOutcome, accepted, duplicate
+from app.credits.records import FieldError, parse_subject_and_kind, parse_time
+from app.credits.scene_records import SceneRecord, parse_scene_record
+from app.settings import PartnerConfig
+from methodology import CreditedPeriod, MeterReadingInput, Methodology, calculate, check_time_window
+
+SCENE_FORMULAS = ("quantity", "baseline", "event")
+MAX_MESSAGE = 300  # the message columns' width
+
+
+class SceneRefused(Exception):
+    def __init__(self, reason: str, message: str, player: Player | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.player = reason, message[:MAX_MESSAGE], player
+
+
+def scene_not_allowed(partner_id: str, kind: str) -> str:
+    return f"partner {partner_id} is not registered for {kind} records"
+
+
+class SceneCrediting(CreditService):
+    """What `Ingestor` adds for scene records; `ingest_scene` is its entry."""
+
+    def partner_config(self, partner_id: str) -> PartnerConfig | None:
+        return next((p for p in self.settings.partners if p.id == partner_id), None)
+
+    def partner_allows(self, partner_id: str, kind: str, formula: str | None) -> bool:
+        partner = self.partner_config(partner_id)
+        return formula == "travel" if partner is None else partner.allows(kind, formula)
+
+    def is_scene_record(self, record: dict) -> bool:
+        """Whether the record's kind is a scene beyond travel (it is credited alone)."""
+        kind = record.get("kind")
+        if not isinstance(kind, str):
+            return False
+        methodology = self.registry.for_kind(kind, utcnow())
+        return methodology is not None and methodology.scene_kind(kind) in SCENE_FORMULAS
+
+    async def ingest_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
+                           ) -> RecordOutcome:
+        """The record's outcome; `players` maps subjects to players (as `Ingestor` finds them)."""
+        try:
+            scene_record, player, methodology = self._prepare_scene(partner_id, record, players)
+        except SceneRefused as refused:
+            async with in_transaction():
+                activity = self._refused_scene_activity(refused, partner_id, record)
+                if activity is not None:
+                    await activity.save()
+                await PartnerRecord.create(
+                    partner_id=partner_id, record_id=record["id"], payload=record, status="rejected",
+                    reason=refused.reason, message=refused.message, activity=activity)
+            return RecordOutcome(record["id"], "rejected", reason=refused.reason, message=refused.message)
+        try:
+            return await self._credit_scene(partner_id, record, scene_record, player, methodology)
+        except IntegrityError:
+            # a concurrent copy of this record (same partner and id), or the same real event
+            # from elsewhere, claimed first: answered again it is a duplicate
+            existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record["id"])
+            if existing is not None:
+                return duplicate(existing)
+        return await self._credit_scene(partner_id, record, scene_record, player, methodology)
+
+    def _prepare_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
+                       ) -> tuple[SceneRecord, Player, Methodology]:
+        try:
+            subject, kind = parse_subject_and_kind(record)
+        except FieldError as exc:
+            raise SceneRefused("INVALID_FIELD", str(exc)) from None
+        found = players.get(subject)
+        if found is not None and not isinstance(found, Player):  # a subjectRef with no usable link
+            raise SceneRefused(found.reason, found.message)
+        player: Player | None = found
+        current = self.registry.for_kind(kind, utcnow())
+        if not self.partner_allows(partner_id, kind, current.scene_kind(kind) if current else None):
+            raise SceneRefused("SCENE_NOT_ALLOWED", scene_not_allowed(partner_id, kind), player)
+        try:
+            occurred_at = parse_time(record, "occurredAt")
+        except FieldError as exc:
+            raise SceneRefused("INVALID_FIELD", str(exc), player) from None
+        methodology = self.registry.for_kind(kind, occurred_at)
+        if methodology is None or methodology.scene_kind(kind) not in SCENE_FORMULAS:
+            raise SceneRefused("UNKNOWN_KIND", f"no methodology covers kind {kind!r} on"
+                                               f" {occurred_at.date()}", player)
+        try:
+            scene_record = parse_scene_record(record, methodology)
+        except FieldError as exc:
+            raise SceneRefused("INVALID_FIELD", str(exc), player) from None
+        if player is None:
+            raise SceneRefused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
+        rejection = check_time_window(
+            occurred_at, None, utcnow(), timedelta(days=self.settings.activity_max_age_days),
+            future_tolerance=timedelta(seconds=self.settings.activity_future_tolerance_seconds))
+        if rejection is not None:
+            raise SceneRefused(rejection.reason, rejection.message, player)
+        return scene_record, player, methodology
+
+    def _refused_scene_activity(self, refused: SceneRefused, partner_id: str,
+                                record: dict) -> Activity | None:
+        """A refused record of a known player shows in their activities, with the reason."""
+        if refused.player is None:
+            return None
+        try:
+            _, kind = parse_subject_and_kind(record)
+            occurred_at = parse_time(record, "occurredAt")
+        except FieldError:
+            return None
+        return Activity(player=refused.player, kind=kind, source=f"partner:{partner_id}",
+                        occurred_at=occurred_at, local_date=occurred_at.astimezone(self.zone).date(),
+                        status="rejected", reject_reason=refused.reason,
+                        reject_message=refused.message)
+
+    async def _credit_scene(self, partner_id: str, record: dict, scene: SceneRecord,
+                            player: Player, methodology: Methodology) -> RecordOutcome:
+        record_id = record["id"]
+        local_date = scene.occurred_at.astimezone(self.zone).date()
+        reading = scene.calculation_input
+        async with in_transaction() as conn:
+            if isinstance(reading, MeterReadingInput) and conn.capabilities.dialect == "postgres":
+                # two bills of one meter at once must not both pass the overlap check
+                await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))",
+                                         [f"meter:{scene.kind}:{reading.meter_id}"])
+            daily = await lock_daily(str(player.id), local_date, scene.kind)
+            key = scene.dedup_key
+            claim = await SceneClaim.get_or_none(kind=scene.kind, digest=key.digest) if key else None
+            if claim is not None:
+                await PartnerRecord.create(
+                    partner_id=partner_id, record_id=record_id, payload=record, status="duplicate",
+                    message=f"the same {scene.kind} event was credited before", activity_id=claim.activity_id)
+                return RecordOutcome(record_id, "duplicate", activityId=str(claim.activity_id))
+            if isinstance(reading, MeterReadingInput):
+                periods = await MeterPeriod.filter(kind=scene.kind, meter_id=reading.meter_id)
+                reading = replace(reading, previous=tuple(
+                    CreditedPeriod(p.period_start, p.period_end, p.consumption) for p in periods))
+            calc = calculate(methodology, reading, totals(daily))
+            rejection = calc.rejection
+            message = rejection.message[:MAX_MESSAGE] if rejection else None
+            activity = Activity(
+                player=player, kind=scene.kind, source=f"partner:{partner_id}",
+                occurred_at=scene.occurred_at, local_date=local_date,
+                reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
+                energy=calc.energy, status="rejected" if rejection else "accepted",
+                reject_reason=rejection.reason if rejection else None, reject_message=message,
+                methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
+                provenance=provenance(calc))
+            await activity.save()
+            await PartnerRecord.create(
+                partner_id=partner_id, record_id=record_id, payload=record, status=activity.status,
+                reason=activity.reject_reason, message=message, activity=activity)
+            if rejection is None:
+                if key is not None:
+                    await SceneClaim.create(kind=scene.kind, digest=key.digest, dedup_key=key.values,
+                                            activity=activity, partner_id=partner_id)
+                if isinstance(reading, MeterReadingInput):
+                    await MeterPeriod.create(
+                        kind=scene.kind, meter_id=reading.meter_id, period_start=reading.period_start,
+                        period_end=reading.period_end,
+                        consumption=reading.end_reading - reading.start_reading, activity=activity)
+                entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
+                await daily.save(update_fields=["reduction_grams", "points", "growth", "energy"])
+                [effects], txs = await self.play_then_post(
+                    [(str(player.id), scene.kind, calc.growth, local_date, 1)],
+                    [entry] if entry is not None else [])
+                credited_at = txs[0].created_at if txs else utcnow()
+        if rejection is not None:
+            return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=message)
+        await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
+        return accepted(record_id, activity)
