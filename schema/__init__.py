@@ -25,6 +25,7 @@ from schema.error_codes import CodedExecutor, fallback_code, with_code
 from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.operation_metrics import OperationMetrics
+from schema.partner_links import PartnerLinksMutation
 from schema.payouts import PayoutQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.regulator import RegulatorQuery
@@ -37,7 +38,7 @@ log = logging.getLogger("carbon_planet.graphql")
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
                               MerchantQuery, PayoutQuery, RegulatorQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
-                                    ShopMutation, MerchantMutation))
+                                    ShopMutation, MerchantMutation, PartnerLinksMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 

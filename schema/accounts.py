@@ -20,6 +20,7 @@ from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
+from schema.partner_links import PartnerLinkType, partner_links_of
 from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff, requires_role
 from schema.planet import Planet, planet_of
 from schema.shop import Order, orders_of
@@ -61,6 +62,12 @@ class PlayerType:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Activity]:
         return await activities_of(info.context.loaders, str(self.id), first, after)
+
+    @strawberry.field(permission_classes=[SelfOrStaff], description=(
+        "The player's active links to partners, oldest first, each with what that partner's "
+        "records credited."))
+    async def partner_links(self, info: Info) -> list[PartnerLinkType]:
+        return await partner_links_of(info, str(self.id))
 
     @strawberry.field(permission_classes=[SelfOrStaff], description="Shop orders, newest first.")
     async def orders(self, info: Info, first: int | None = None,

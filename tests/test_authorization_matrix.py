@@ -88,6 +88,8 @@ MUTATIONS: dict[str, Any] = {
     "createMerchant": OPERATOR,
     "setMerchantActive": OPERATOR,
     "addMerchantStaff": OPERATOR,
+    "createPartnerLinkCode": AUTHENTICATED,
+    "removePartnerLink": AUTHENTICATED,
 }
 
 # Callers: None is anonymous; the others are accounts holding exactly these roles.
