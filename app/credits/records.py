@@ -143,7 +143,7 @@ def parse_time(record: dict, name: str) -> datetime:
     return moment
 
 
-def parse_subject_and_kind(record: dict) -> tuple[str, str]:
+def parse_subject_and_kind(record: dict) -> tuple[str | SubjectRef, str]:
     subject, kind = record_subject(record), record.get("kind")
     if not isinstance(kind, str) or not 0 < len(kind) <= 30:
         raise FieldError("kind must be a string of 1 to 30 characters")

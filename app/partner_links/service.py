@@ -151,6 +151,10 @@ class PartnerLinks:
     async def of_player(self, player_id: str) -> list[LinkSummary]:
         """The player's active links, oldest first, each with what its partner's records credited."""
         links = await PartnerLink.filter(player_id=player_id, active=True).order_by("created_at", "id")
+        return await self.summaries(player_id, links)
+
+    async def summaries(self, player_id: str, links: list[PartnerLink]) -> list[LinkSummary]:
+        """Each link with its partner's name and what that partner's records credited the player."""
         sources = sorted({f"partner:{link.partner_id}" for link in links})
         sums = {row["source"]: row for row in await Activity.filter(
             player_id=player_id, status="accepted", source__in=sources,
@@ -166,12 +170,14 @@ class PartnerLinks:
         return summaries
 
 
-async def resolve_refs(partner_id: str, refs: list[object]) -> dict[SubjectRef, Player | LinkRefusal]:
-    """subjectRef -> the player its active link names, or why it names nobody."""
+async def resolve_refs(partner_id: str, refs: list[object]
+                       ) -> dict[str | SubjectRef, Player | LinkRefusal]:
+    """subjectRef -> the player its active link names, or why it names nobody (keyed by
+    SubjectRef only: typed to merge with the subjects' players)."""
     wanted = {r for r in refs if isinstance(r, str) and 0 < len(r) <= MAX_ID_LENGTH}
     if not wanted:
         return {}
-    found: dict[SubjectRef, Player | LinkRefusal] = {
+    found: dict[str | SubjectRef, Player | LinkRefusal] = {
         SubjectRef(r): LinkRefusal("UNKNOWN_SUBJECT", "no person is linked to this subjectRef")
         for r in wanted}
     links = await PartnerLink.filter(partner_id=partner_id, external_id__in=list(wanted)
