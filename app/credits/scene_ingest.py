@@ -28,10 +28,35 @@ from app.credits.outcomes import RecordOutcome, accepted, duplicate
 from app.credits.records import FieldError, parse_subject_and_kind, parse_time
 from app.credits.scene_records import SceneRecord, parse_scene_record
 from app.settings import PartnerConfig
-from methodology import CreditedPeriod, MeterReadingInput, Methodology, calculate, check_time_window
+from methodology import (
+    AnyInput,
+    Calculation,
+    CreditedPeriod,
+    MeterReadingInput,
+    Methodology,
+    QuantityInput,
+    Reason,
+    calculate,
+    check_time_window,
+)
 
 SCENE_FORMULAS = ("quantity", "baseline", "event")
+# a valid bill that credits nothing still joins the meter's history: it is the household's
+# own consumption, the base of its moving average, and no later bill may overlap it
+METER_HISTORY_REASONS = (Reason.NO_SAVING, Reason.NO_BASELINE)
 MAX_MESSAGE = 300  # the message columns' width
+
+
+def credited_quantity(methodology: Methodology, reading: AnyInput, calc: Calculation
+                      ) -> tuple[int, str | None]:
+    """What the game counts for the scene's quantity requirements, in the scene's unit: the
+    quantity recycled, generated or charged; a meter's saving against its baseline."""
+    if isinstance(reading, QuantityInput):
+        return reading.quantity, methodology.quantity[reading.kind].quantity_unit
+    if isinstance(reading, MeterReadingInput):
+        saving = int(calc.inputs["baseline"]) - int(calc.inputs["consumption"])
+        return saving, methodology.baseline[reading.kind].quantity_unit
+    return 0, None
 
 
 class SceneRefused(Exception):
@@ -172,19 +197,21 @@ class SceneCrediting(CreditService):
             await PartnerRecord.create(
                 partner_id=partner_id, record_id=record_id, payload=record, status=activity.status,
                 reason=activity.reject_reason, message=message, activity=activity)
+            if isinstance(reading, MeterReadingInput) and (
+                    rejection is None or rejection.reason in METER_HISTORY_REASONS):
+                await MeterPeriod.create(
+                    kind=scene.kind, meter_id=reading.meter_id, period_start=reading.period_start,
+                    period_end=reading.period_end,
+                    consumption=reading.end_reading - reading.start_reading, activity=activity)
             if rejection is None:
                 if key is not None:
                     await SceneClaim.create(kind=scene.kind, digest=key.digest, dedup_key=key.values,
                                             activity=activity, partner_id=partner_id)
-                if isinstance(reading, MeterReadingInput):
-                    await MeterPeriod.create(
-                        kind=scene.kind, meter_id=reading.meter_id, period_start=reading.period_start,
-                        period_end=reading.period_end,
-                        consumption=reading.end_reading - reading.start_reading, activity=activity)
                 entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
                 await daily.save(update_fields=["reduction_grams", "points", "growth", "energy"])
                 [effects], txs = await self.play_then_post(
-                    [(str(player.id), scene.kind, calc.growth, local_date, 1)],
+                    [(str(player.id), scene.kind, calc.growth, local_date, 1,
+                      *credited_quantity(methodology, reading, calc))],
                     [entry] if entry is not None else [])
                 credited_at = txs[0].created_at if txs else utcnow()
         if rejection is not None:
