@@ -15,7 +15,9 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from app.credits.signatures import sign
-from tests.conftest import PARTNER_ID, PARTNER_SECRETS
+from app.settings import PartnerConfig
+from methodology import default_registry
+from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
 
 SPEC = yaml.safe_load(
     (Path(__file__).resolve().parents[1] / "docs" / "partners" / "openapi.yaml").read_text("utf-8"))
@@ -26,6 +28,13 @@ HEADERS = {p["name"]: p for p in OPERATION["parameters"] if p["in"] == "header"}
 # Every status the document lists, with how the test brings it about (500 needs a broken
 # database: tests/test_resilience_database.py covers it).
 PROVOKED = {"200", "400", "401", "413", "429"}
+# the partners the examples name (`x-partner-id`), with the scenes they are registered for
+SCENE_PARTNERS = {"grid-sz": ["household_electricity"], "recycler-sz": ["quantity"],
+                  "bank-sz": ["e_statement", "online_transfer", "online_payment"]}
+PARTNERS = [PartnerConfig(id=PARTNER_ID, secrets=PARTNER_SECRETS)] + [
+    PartnerConfig(id=p, secrets=[f"{p}-secret-0123456789abcdefghijklmnop"], scenes=scenes)
+    for p, scenes in SCENE_PARTNERS.items()]
+TIMES = ("startedAt", "endedAt", "occurredAt")
 
 
 def schema_of(status: str) -> Draft202012Validator:
@@ -33,9 +42,10 @@ def schema_of(status: str) -> Draft202012Validator:
     return Draft202012Validator({**content["schema"], "components": SPEC["components"]})
 
 
-def headers_for(body: bytes, *, secret: str = PARTNER_SECRETS[0]) -> dict[str, str]:
+def headers_for(body: bytes, *, secret: str = PARTNER_SECRETS[0], partner: str = PARTNER_ID
+                ) -> dict[str, str]:
     stamp = str(int(time.time()))
-    headers = {"X-Partner-Id": PARTNER_ID, "X-Timestamp": stamp,
+    headers = {"X-Partner-Id": partner, "X-Timestamp": stamp,
                "X-Signature": sign(secret, stamp, body), "Content-Type": "application/json"}
     assert set(HEADERS) <= set(headers), "the document names headers the test does not send"
     return headers
@@ -45,15 +55,14 @@ def rebased(records: list[dict], player_id: str) -> list[dict]:
     """The example's records for a real player, moved to two hours ago (keeping their
     durations and the gaps between them), so that they are neither too old nor in the
     future whenever the test runs."""
-    times = [datetime.fromisoformat(r[k]) for r in records for k in ("startedAt", "endedAt")
-             if k in r]
+    times = [datetime.fromisoformat(r[k]) for r in records for k in TIMES if k in r]
     shift = (datetime.now(times[0].tzinfo) - timedelta(hours=2)) - min(times) if times else None
     out = []
     for record in records:
         record = dict(record)
         if "subject" in record:
             record["subject"] = player_id
-        for key in ("startedAt", "endedAt"):
+        for key in TIMES:
             if key in record:
                 record[key] = (datetime.fromisoformat(record[key]) + shift).isoformat()
         out.append(record)
@@ -89,15 +98,36 @@ def test_documented_examples_match_their_schemas():
                 schema_of(status).validate(example["value"])
 
 
+def test_every_shipped_scene_has_its_record_schema():
+    """Each scene's schema requires what its methodology's record_fields name."""
+    schemas = SPEC["components"]["schemas"]
+    listed = {ref["$ref"].rsplit("/", 1)[1] for ref in schemas["Record"]["anyOf"]}
+    for methodology in default_registry().all():
+        for table in (methodology.quantity, methodology.baseline, methodology.event):
+            for kind, scene in table.items():
+                name = "".join(part.capitalize() for part in kind.split("_")) + "Record"
+                assert name in listed, name
+                schema = schemas[name]
+                assert schema["properties"]["kind"]["enum"] == [kind]
+                assert {"id", "subject", "kind", "occurredAt", *scene.record_fields} <= set(schema["required"])
+
+
 @pytest.mark.parametrize("name", sorted(
     OPERATION["requestBody"]["content"]["application/json"]["examples"]))
-async def test_request_examples_get_the_documented_answers(gql, client, name):
-    player = (await gql.login())["player"]["id"]
-    example = OPERATION["requestBody"]["content"]["application/json"]["examples"][name]["value"]
-    documented = RESPONSES["200"]["content"]["application/json"]["examples"][name]["value"]
-    body = json.dumps({"records": rebased(example["records"], player)}).encode()
+async def test_request_examples_get_the_documented_answers(make_app, name):
+    import httpx
 
-    response = await post(client, body)
+    app = await make_app(partners=PARTNERS)
+    example_of = OPERATION["requestBody"]["content"]["application/json"]["examples"][name]
+    example = example_of["value"]
+    partner = example_of.get("x-partner-id", PARTNER_ID)
+    secret = next(p.secrets[0] for p in PARTNERS if p.id == partner)
+    documented = RESPONSES["200"]["content"]["application/json"]["examples"][name]["value"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                 headers=ENGLISH) as client:
+        player = (await GraphQLClient(client, app).login())["player"]["id"]
+        body = json.dumps({"records": rebased(example["records"], player)}).encode()
+        response = await post(client, body, secret=secret, partner=partner)
 
     assert response.status_code == 200, response.text
     answer = response.json()
