@@ -5,7 +5,10 @@
 
 The population is described by a profile file (TOML, `game/profiles/default.toml`):
 daily probability of being active, daily churn, a lognormal step distribution, Poisson
-trips per active day by kind with lognormal distances, quiz participation and accuracy.
+trips per active day by kind with lognormal distances, quiz participation and accuracy,
+and optionally scenes beyond travel (`[scenes.<kind>]`: Poisson records per active day,
+each with a lognormal quantity in the scene's unit). A scene the profile leaves out is
+never done by the synthetic players, so a requirement on it is never met.
 `load_profile`/`parse_profile` validate it and raise `ProfileError` naming each field.
 
 How a day is simulated
@@ -17,14 +20,18 @@ the methodology (`methodology.default_registry()`), exactly as `methodology.calc
 does it: per trip grams = floor(saving_mg × metres / 10^6) cut to the kind's daily gram
 cap (a trip the cap leaves nothing for is rejected and not counted), growth =
 floor(grams × growth_per_kg / 1000); steps growth = min(steps, daily_cap_steps) //
-steps_per_growth. Trips shorter than min_distance_m are rejected as TOO_SHORT.
+steps_per_growth. Trips shorter than min_distance_m are rejected as TOO_SHORT. A scene's
+records (quantity or event scenes; their draws come after all others, so a profile without
+scenes draws exactly as before) go one by one through `methodology.calculate` itself, the
+day's totals carried from record to record, so its caps and refusals are the real ones.
 
 Then every active player-day goes through the REAL engine, `game.engine.apply`, with
 aggregated events: one ActivityEvent("steps", growth, count=1) when steps were synced,
 one ActivityEvent per trip kind with the day's summed growth and accepted trip count,
-and one QuizEvent. (Unlock conditions are monotone within a day, so aggregating a day's
-events gives the same end-of-day state as applying them one by one; only the times
-recorded in `unlocked` differ, and the simulation records days.)
+one per scene with its accepted records and their summed quantity, and one QuizEvent.
+(Unlock conditions are monotone within a day, so aggregating a day's events gives the
+same end-of-day state as applying them one by one; only the times recorded in `unlocked`
+differ, and the simulation records days.)
 
 Speed (see bench/simulate_bench.py): blocks run on a process pool (one worker per core); since each
 block draws from its own (seed, block, day) streams, the result for a seed does not depend on the worker count.
@@ -49,7 +56,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from game.engine import ActivityEvent, Event, PlanetState, QuizEvent, ThemeUnlockedEffect, apply
-from game.model import ActivityCount, Rules
+from game.model import ActivityAmount, ActivityCount, ActivityDays, Rules
+from methodology.model import Methodology
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
 BLOCK_SIZE = 2_500  # players per random stream and per pool task; part of what a seed means
@@ -104,6 +112,27 @@ class RideProfile(_Strict):
         return self
 
 
+class SceneProfile(_Strict):
+    """Records of a scene beyond travel: Poisson per active day; each a lognormal quantity in
+    the scene's quantity unit (event scenes have none: leave the quantity fields out). For a
+    scene saving against a baseline the quantity is the saving of a 30-day bill against
+    `usual_per_period`, the household's consumption in its three earlier periods."""
+
+    mean_per_active_day: float = Field(ge=0, le=50)
+    median_quantity: int = Field(default=1, gt=0)
+    sigma: float = Field(default=0, ge=0, le=5)
+    max_quantity: int = Field(default=1, gt=0)
+    variety: str | None = None  # the variety drawn, for a scene with varieties (a material)
+    usual_per_period: int | None = Field(default=None, gt=0)  # baseline scenes only
+
+    @model_validator(mode="after")
+    def _median_below_max(self) -> SceneProfile:
+        if self.median_quantity > self.max_quantity:
+            raise ValueError(f"median_quantity {self.median_quantity} is above max_quantity "
+                             f"{self.max_quantity}")
+        return self
+
+
 class QuizProfile(_Strict):
     participation_probability: Probability
     correct_probability: Probability
@@ -116,6 +145,7 @@ class Profile(_Strict):
     engagement: Engagement
     steps: StepsProfile
     rides: dict[str, RideProfile] = Field(default_factory=dict)
+    scenes: dict[str, SceneProfile] = Field(default_factory=dict)
     quiz: QuizProfile
 
 
@@ -156,6 +186,15 @@ class _TripRule:
 
 
 @dataclass(frozen=True)
+class _SceneRule:
+    kind: str
+    methodology: Methodology
+    table: str  # "quantity", "baseline" or "event"
+    quantity_unit: str | None  # None for an event scene
+    profile: SceneProfile
+
+
+@dataclass(frozen=True)
 class _Plan:
     """Everything a worker needs, picklable."""
 
@@ -170,13 +209,15 @@ class _Plan:
     days: int
     seed: int
     fold: bool = True  # merge uncounted kinds into one event, skip no-op wrong answers
-    counted_kinds: frozenset[str] = frozenset()  # kinds some activity_count requirement names
+    counted_kinds: frozenset[str] = frozenset()  # kinds some requirement names
+    scenes: tuple[_SceneRule, ...] = ()
 
 
 def counted_kinds(rules: Rules) -> frozenset[str]:
-    """Activity kinds whose count some theme requirement or egg condition reads."""
+    """Activity kinds whose count, amount or days some theme requirement or egg condition reads."""
     reqs = [r for t in rules.themes for r in t.requirements] + [e.condition for e in rules.eggs]
-    return frozenset(r.kind for r in reqs if isinstance(r, ActivityCount))
+    return frozenset(r.kind for r in reqs
+                     if isinstance(r, ActivityCount | ActivityAmount | ActivityDays))
 
 
 def _make_plan(rules: Rules, profile: Profile, days: int, seed: int, fold: bool = True
@@ -202,7 +243,76 @@ def _make_plan(rules: Rules, profile: Profile, days: int, seed: int, fold: bool 
     return _Plan(rules, profile, tuple(trips), sr.steps_per_growth, sr.daily_cap_steps,
                  sr.max_steps_per_day, rules.quiz.correct_growth,
                  tuple(t.id for t in rules.themes_in_order),
-                 days, seed, fold, counted_kinds(rules))
+                 days, seed, fold, counted_kinds(rules),
+                 tuple(_scene_rule(registry, kind, scene, profile.start_date, at)
+                       for kind, scene in profile.scenes.items()))
+
+
+def _scene_rule(registry, kind: str, scene: SceneProfile, start: date, at: datetime
+                ) -> _SceneRule:
+    meth = registry.for_kind(kind, at)
+    where = f"scenes.{kind}"
+    if meth is None:
+        raise ProfileError(f"{where}: no methodology covers {kind!r} on {start.isoformat()}")
+    table = meth.scene_kind(kind)
+    if table == "event":
+        return _SceneRule(kind, meth, table, None, scene)
+    if table == "baseline":
+        if scene.usual_per_period is None:
+            raise ProfileError(f"{where}.usual_per_period: a baseline scene needs the "
+                               "household's usual consumption per 30-day period")
+        return _SceneRule(kind, meth, table, meth.baseline[kind].quantity_unit, scene)
+    if table != "quantity":
+        raise ProfileError(f"{where}: {kind!r} is credited as {table}, not as a scene")
+    rule = meth.quantity[kind]
+    if rule.varieties and scene.variety not in rule.varieties:
+        raise ProfileError(f"{where}.variety: give one of {sorted(rule.varieties)}")
+    return _SceneRule(kind, meth, table, rule.quantity_unit, scene)
+
+
+def _scene_record(rule: _SceneRule, i: int, quantity: int, day: date):
+    """The calculator's input for one synthetic record of a scene."""
+    from methodology import CreditedPeriod, EventInput, MeterReadingInput, QuantityInput
+
+    if rule.table == "event":
+        return EventInput(rule.kind, f"sim-{i}", True)
+    if rule.table == "quantity":
+        return QuantityInput(rule.kind, quantity, rule.profile.variety)
+    usual = rule.profile.usual_per_period or 0
+    period = timedelta(days=30)
+    earlier = tuple(CreditedPeriod(day - k * period, day - (k - 1) * period, usual)
+                    for k in (4, 3, 2))
+    return MeterReadingInput(rule.kind, "sim", day - period, day, 0, max(0, usual - quantity), 1,
+                             earlier)
+
+
+def scene_records(rule: _SceneRule, quantities: list[int], owner: list[int], n_players: int,
+                  day: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per player: (growth, accepted records, credited quantity) for the day's records of one
+    scene, each through `methodology.calculate` with the player's totals so far today (the
+    credited quantity of a baseline scene is the saving against the baseline it chose)."""
+    from methodology import DailyTotals, calculate
+
+    growth = np.zeros(n_players, dtype=np.int64)
+    accepted = np.zeros(n_players, dtype=np.int64)
+    amount = np.zeros(n_players, dtype=np.int64)
+    today: dict[int, DailyTotals] = {}
+    for i, (quantity, p) in enumerate(zip(quantities, owner)):
+        record = _scene_record(rule, i, quantity, day)
+        so_far = today.get(p, DailyTotals())
+        calc = calculate(rule.methodology, record, so_far)
+        if calc.rejection is not None:
+            continue
+        today[p] = DailyTotals(so_far.reduction_grams + calc.reduction_grams,
+                               so_far.points + calc.points, so_far.growth + calc.growth,
+                               so_far.energy + calc.energy)
+        growth[p] += calc.growth
+        accepted[p] += 1
+        if rule.table == "baseline":
+            amount[p] += int(calc.inputs["baseline"]) - int(calc.inputs["consumption"])
+        elif rule.table == "quantity":
+            amount[p] += quantity
+    return growth, accepted, amount
 
 
 def trip_growth(rule: _TripRule, distances: np.ndarray, owner: np.ndarray, n_players: int
@@ -265,7 +375,9 @@ def _run_block(plan: _Plan, block: int, start: int, n: int) -> _BlockOut:
         steps_growth = credited_steps // plan.steps_per_growth
         out.steps += int(credited_steps.sum())
         # trips
-        kinds = [("steps", steps_growth, synced.astype(np.int64))]
+        zero = np.zeros(n, dtype=np.int64)
+        kinds: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, str | None]] = [
+            ("steps", steps_growth, synced.astype(np.int64), zero, None)]
         for rule in plan.trips:
             ride = rule.profile
             count = np.where(active, rng.poisson(ride.mean_per_active_day, n), 0)
@@ -275,20 +387,31 @@ def _run_block(plan: _Plan, block: int, start: int, n: int) -> _BlockOut:
             owner = np.repeat(np.arange(n), count)
             growth, accepted, grams = trip_growth(rule, dist, owner, n)
             out.transit_grams += int(grams.sum())
-            kinds.append((rule.kind, growth, accepted))
+            kinds.append((rule.kind, growth, accepted, zero, None))
         # quiz
         answered = active & (rng.random(n) < prof.quiz.participation_probability)
         correct = answered & (rng.random(n) < prof.quiz.correct_probability)
+        # scenes beyond travel: drawn last, so a profile without them draws as before
+        for scene in plan.scenes:
+            sp = scene.profile
+            count = np.where(active, rng.poisson(sp.mean_per_active_day, n), 0)
+            total = int(count.sum())
+            drawn = rng.lognormal(math.log(sp.median_quantity), sp.sigma, total)
+            quantities = np.clip(drawn, 1, sp.max_quantity).astype(np.int64)
+            owner = np.repeat(np.arange(n), count)
+            growth, accepted, amount = scene_records(scene, quantities.tolist(), owner.tolist(), n,
+                                                     prof.start_date + timedelta(days=d))
+            kinds.append((scene.kind, growth, accepted, amount, scene.quantity_unit))
 
         if plan.fold:  # kinds no requirement counts: one event carries their growth
             own = [k for k in kinds if k[0] in plan.counted_kinds]
             rest = [k for k in kinds if k[0] not in plan.counted_kinds]
-            rest_growth = sum((g for _, g, _ in rest), np.zeros(n, dtype=np.int64)).tolist()
-            rest_any = np.any([c > 0 for _, _, c in rest], axis=0).tolist() if rest else [False] * n
-            rest_counts = [(k, c.tolist()) for k, _, c in rest]
+            rest_growth = sum((r[1] for r in rest), np.zeros(n, dtype=np.int64)).tolist()
+            rest_any = np.any([r[2] > 0 for r in rest], axis=0).tolist() if rest else [False] * n
+            rest_counts = [(r[0], r[2].tolist()) for r in rest]
         else:
             own = kinds
-        own_lists = [(k, g.tolist(), c.tolist()) for k, g, c in own]
+        own_lists = [(k, g.tolist(), c.tolist(), q.tolist(), unit) for k, g, c, q, unit in own]
         day = prof.start_date + timedelta(days=d)
         at = datetime.combine(day, time(12), CST)
         answered_l, correct_l = answered.tolist(), correct.tolist()
@@ -296,13 +419,14 @@ def _run_block(plan: _Plan, block: int, start: int, n: int) -> _BlockOut:
         wrong = QuizEvent(False, 0, day, at)
         calls = 0
         for p in np.flatnonzero(active).tolist():
-            activities = [ActivityEvent(kind, growth[p], day, at, count[p])
-                          for kind, growth, count in own_lists if count[p]]
+            activities = [ActivityEvent(kind, growth[p], day, at, count[p], quantity[p], unit)
+                          for kind, growth, count, quantity, unit in own_lists if count[p]]
             if plan.fold and rest_any[p]:
                 if activities:
                     first_event = activities[0]
                     activities[0] = ActivityEvent(first_event.kind, first_event.growth + rest_growth[p],
-                                                  day, at, first_event.count)
+                                                  day, at, first_event.count, first_event.quantity,
+                                                  first_event.unit)
                 else:
                     kind, count = next((k, c[p]) for k, c in rest_counts if c[p])
                     activities.append(ActivityEvent(kind, rest_growth[p], day, at, count))
