@@ -4,9 +4,10 @@ transaction, through the same daily totals, game hooks and ledger credit as a tr
 In one transaction: (for a meter) an advisory lock on the meter, the day's totals for the
 kind, the claim on the real event (a scene's dedup key: a meter and its period, a ticket)
 if one is already there the record is a `duplicate` of that activity; else the meter's
-credited periods, the calculation, the activity, the partner record and, when credited,
-the claim, the meter's period and the ledger credit. A concurrent report of the same event
-meets the claim's unique index, rolls back and is answered again, as a duplicate.
+kept periods, the calculation, the activity, the partner record, the bill's period (when
+credited, and for a valid bill without saving or baseline) and, when credited, the claim
+and the ledger credit. A concurrent report of the same event meets the claim's unique
+index, rolls back and is answered again, as a duplicate.
 """
 
 from __future__ import annotations
