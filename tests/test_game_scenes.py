@@ -1,11 +1,13 @@
 """Themes and eggs on the scenes beyond travel: a designer's rules with activity_amount and
 activity_days requirements validate (an unknown kind or a misfit unit refused at its field),
-simulate, read in both languages, and unlock when the game hooks are fed matching activities."""
+simulate, read in both languages, and unlock when partners send matching records (or the
+game hooks are fed the activities crediting hands them)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import httpx
 from tortoise.transactions import in_transaction
 
 from app.planet.service import PlanetActivity
@@ -13,6 +15,7 @@ from game.engine import ActivityEvent, PlanetState, apply, progress
 from game.model import ActivityAmount
 from game.rules import RULES_FILE, parse_rules
 from game.simulate import load_profile, simulate
+from tests.conftest import ENGLISH, GraphQLClient
 from tests.test_rule_proposals import SIMULATE, staff
 from tests.test_rules_publishing import publish
 
@@ -61,9 +64,10 @@ async def test_a_designers_scene_theme_validates_and_wrong_kinds_and_units_are_r
     assert await problems(client, token, DESIGNED, "en") == []
 
     wrong = (DESIGNED.replace('kind = "recycling"', 'kind = "recycling_bottles"', 1)
-             .replace('"garbage_sorting", days = 3 }', '"garbage_sorting", days = 3 },\n  { type = "activity_amount", kind = "ev_charging", '
-                      'at_least = 2, unit = "kg" },\n  { type = "activity_amount", '
-                      'kind = "reusable_cup", at_least = 2, unit = "item" }', 1)
+             .replace('"garbage_sorting", days = 3 }',
+                      '"garbage_sorting", days = 3 },\n'
+                      '  { type = "activity_amount", kind = "ev_charging", at_least = 2, unit = "kg" },\n'
+                      '  { type = "activity_amount", kind = "reusable_cup", at_least = 2, unit = "item" }', 1)
              .replace('at_least = 1, unit = "kWh"', 'at_least = 1, unit = "MWh"', 1))
     english = await problems(client, token, wrong, "en")
     chinese = await problems(client, token, wrong, "zh-CN")
@@ -188,3 +192,37 @@ def test_old_states_load_amounts_are_exact_and_a_day_is_never_counted_twice():
     assert state.recent_days["garbage_sorting"] == sorted(
         (DAY + timedelta(days=d)).isoformat() for d in (3, 4, 5, 6, 7, 9, 12))
     assert PlanetState.from_json(state.to_json()) == state
+
+
+async def test_partner_records_of_the_scenes_unlock_the_published_theme(make_app):
+    """The same theme, unlocked by what a city-services partner sends: weighed recycling
+    drop-offs (grams summed) and verified garbage-sorting check-ins on three days."""
+    from tests.test_partner_scenes import PARTNERS, post, scene
+
+    application = await make_app(partners=PARTNERS)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
+                                 base_url="http://testserver", headers=ENGLISH) as http:
+        gql = GraphQLClient(http, application)
+        designer, _ = await staff(gql, "+8613800138805", "designer")
+        assert (await publish(gql, designer, DESIGNED, "recycling reef"))["errors"] == []
+        session = await gql.login("+8613800138806")
+        token, pid = session["accessToken"], session["player"]["id"]
+
+        def check_in(n: int, hours_ago: int) -> dict:
+            return scene(f"ck-{n}", pid, "garbage_sorting", timedelta(hours=hours_ago),
+                         station_id="G-1", checkin_id=f"CK-{n}", verified=True)
+
+        results = await post(http, [
+            scene("r-1", pid, "recycling", timedelta(hours=50), station_id="S-1", receipt_no="R-1",
+                  material="paper", weight_g=3000),
+            check_in(1, 49), check_in(2, 48), check_in(3, 25)])
+        assert [r["status"] for r in results] == ["accepted"] * 4, results
+        reef = (await themes(gql, token))["recycling-reef"]
+        assert [r["progress"] for r in reef["requirements"]] == [3, 2] and not reef["unlocked"]
+
+        results = await post(http, [
+            scene("r-2", pid, "recycling", timedelta(hours=1), station_id="S-1", receipt_no="R-2",
+                  material="plastic", weight_g=2000), check_in(4, 1)])
+        assert [r["status"] for r in results] == ["accepted"] * 2, results
+        reef = (await themes(gql, token))["recycling-reef"]
+        assert reef["unlocked"] and [r["progress"] for r in reef["requirements"]] == [5, 3]
