@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import timedelta
@@ -15,7 +16,7 @@ from app.credits.signatures import sign
 from app.ledger.verify import verify_ledger
 from app.settings import PartnerConfig
 from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
-from tests.partner_client import send, trip
+from tests.partner_client import CST, send, trip
 
 BANKS = {"icbc-sz": "ICBC Shenzhen", "cmb": "China Merchants Bank", "pingan": "Ping An Bank"}
 SECRETS = {bank: f"{bank}-secret-0123456789abcdefghijklmnopqrstuv" for bank in BANKS}
@@ -24,6 +25,8 @@ CODE = """mutation($partner: String!) { createPartnerLinkCode(partnerId: $partne
   code partnerId expiresAt errors { code message field } } }"""
 REMOVE = """mutation($id: ID!) { removePartnerLink(id: $id) {
   link { id partnerId removedAt contributionGrams } errors { code message } } }"""
+FIGURES = """query($since: Date!, $until: Date!) { programmeFigures(since: $since, until: $until) {
+  days { date participants activities reductionGrams } } }"""
 ME = """{ me { id balances { carbonPoints reductionGrams growth } planet { growth level }
   partnerLinks { id partnerId partner referenceHint since removedAt contributionGrams contributionPoints } } }"""
 
@@ -117,6 +120,16 @@ async def test_a_person_at_three_banks_has_one_balance_one_planet_and_each_banks
     assert {link["referenceHint"] for link in mine["partnerLinks"]} == {"…5678", "…0981", "…0001"}
     assert all(link["removedAt"] is None for link in mine["partnerLinks"])
     assert (await verify_ledger()).ok
+
+    # the regulator's figures count the person once a day, with all five activities
+    regulator = await gql.login("+8613800138106")
+    await Player.filter(id=regulator["player"]["id"]).update(roles=["player", "regulator"])
+    today = utcnow().astimezone(CST).date()
+    figures = (await gql(FIGURES, {"since": str(today - timedelta(days=1)), "until": str(today)},
+                         token=regulator["accessToken"]))["data"]["programmeFigures"]["days"]
+    assert {day["participants"] for day in figures} == {1}
+    assert sum(day["activities"] for day in figures) == 5
+    assert sum(day["reductionGrams"] for day in figures) == mine["balances"]["reductionGrams"]
 
 
 async def test_unlinking_refuses_later_records_with_a_reason_and_keeps_what_was_credited(gql, http):
@@ -245,3 +258,15 @@ async def test_a_record_names_its_person_one_way_only(gql, http):
     # another partner's id for the person is not this partner's
     [elsewhere] = await bank_send(http, "pingan", [by_ref("p-1", "CUST1")])
     assert elsewhere["reason"] == "UNKNOWN_SUBJECT"
+
+
+async def test_two_codes_racing_for_one_id_link_it_once(gql, http):
+    tokens = [(await gql.login(f"+861380013800{i}"))["accessToken"] for i in range(1, 5)]
+    codes = [await code_for(gql, token, "cmb") for token in tokens]
+    answers = await asyncio.gather(*[post_link(http, "cmb", {"code": code, "subjectRef": "CUST1"})
+                                     for code in codes])
+    outcomes = sorted((a.status_code, a.json().get("status") or a.json()["reason"]) for a in answers)
+    assert outcomes == [(200, "linked")] + [(422, "LINK_TAKEN")] * 3
+    linked = [token for token, answer in zip(tokens, answers, strict=True) if answer.status_code == 200]
+    [owner] = linked
+    assert len((await me(gql, owner))["partnerLinks"]) == 1
