@@ -6,9 +6,12 @@ import asyncio
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 from app.accounts.models import Player
 from app.clock import utcnow
@@ -270,3 +273,27 @@ async def test_two_codes_racing_for_one_id_link_it_once(gql, http):
     linked = [token for token, answer in zip(tokens, answers, strict=True) if answer.status_code == 200]
     [owner] = linked
     assert len((await me(gql, owner))["partnerLinks"]) == 1
+
+
+async def test_the_partner_api_document_says_what_the_link_endpoint_answers(gql, http):
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "partners" / "openapi.yaml")
+                          .read_text("utf-8"))
+    operation = spec["paths"]["/partner/v1/links"]["post"]
+
+    def valid(status: str, answer: httpx.Response) -> bool:
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        Draft202012Validator({**schema, "components": spec["components"]}).validate(answer.json())
+        return answer.status_code == int(status)
+
+    [example] = operation["requestBody"]["content"]["application/json"]["examples"].values()
+    token = (await gql.login())["accessToken"]
+    refused = await post_link(http, "cmb", example["value"])  # the example's code was never given
+    assert valid("422", refused) and refused.json()["reason"] == "INVALID_CODE"
+    linked = await post_link(http, "cmb", {**example["value"], "code": await code_for(gql, token, "cmb")})
+    assert valid("200", linked) and linked.json()["status"] == "linked"
+    assert valid("400", await post_link(http, "cmb", b"null"))
+    assert valid("401", await post_link(http, "cmb", example["value"], secret="wrong-0123456789abcdefghijklmn"))
+    trip_schema = Draft202012Validator({**spec["components"]["schemas"]["Trip"],
+                                        "components": spec["components"]})
+    trip_schema.validate(by_ref("c-1", "CUST000981"))
+    assert not trip_schema.is_valid({**by_ref("c-1", "CUST000981"), "subject": "someone"})
