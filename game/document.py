@@ -20,6 +20,8 @@ import tomli_w
 REQUIREMENT_TYPES: dict[str, dict[str, Any]] = {  # each type with its fields' defaults
     "growth": {"at_least": 100},
     "activity_count": {"kind": "metro", "at_least": 1},
+    "activity_amount": {"kind": "recycling", "at_least": 1, "unit": "kg"},
+    "activity_days": {"kind": "garbage_sorting", "days": 1},
     "streak": {"days": 3},
     "quiz_correct": {"at_least": 1},
     "theme": {"theme": ""},
@@ -28,7 +30,8 @@ REQUIREMENT_TYPES: dict[str, dict[str, Any]] = {  # each type with its fields' d
 HEADER = """\
 # The low-carbon planet: levels, the nine theme worlds, easter eggs and the daily quiz.
 # Written by the console's rules editor. Requirement types: growth {at_least} ·
-# activity_count {kind, at_least} · streak {days} · quiz_correct {at_least} ·
+# activity_count {kind, at_least} · activity_amount {kind, at_least, unit} ·
+# activity_days {kind, days} · streak {days} · quiz_correct {at_least} ·
 # theme {theme} · date_window {start, end}.
 """
 

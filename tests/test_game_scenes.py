@@ -226,3 +226,16 @@ async def test_partner_records_of_the_scenes_unlock_the_published_theme(make_app
         assert [r["status"] for r in results] == ["accepted"] * 2, results
         reef = (await themes(gql, token))["recycling-reef"]
         assert reef["unlocked"] and [r["progress"] for r in reef["requirements"]] == [5, 3]
+
+
+def test_the_console_editor_offers_the_new_types_and_places_their_problems_at_their_fields():
+    from game import document
+
+    data = document.parse(DESIGNED.replace('unit = "kWh"', 'unit = "MWh"', 1))
+    paths = {f.path for f in document.fields(data)}
+    assert {"themes.9.requirements.0.unit", "themes.9.requirements.1.days"} <= paths
+    assert document.field_of("eggs.3.condition.activity_amount.unit: Input should be 'kWh'",
+                             paths) == ("eggs.3.condition.unit", "Input should be 'kWh'")
+    switched = document.apply(data, "type:themes.0.requirements.0=activity_days")
+    assert switched["themes"][0]["requirements"][0] == {
+        "type": "activity_days", "kind": "garbage_sorting", "days": 1}

@@ -255,6 +255,7 @@ LABELS = {
     "text": "Text (Chinese)", "text_en": "Text (English)", "answer": "Answer (a choice id)",
     "art": "Art", "order": "Order", "type": "Type", "at_least": "At least", "kind": "Activity kind",
     "days": "Days", "theme": "Theme", "start": "Start", "end": "End",
+    "unit": "Unit (kg, g, kWh, Wh, m3, L, item, action, ticket, meal)",
     "reward_growth": "Reward (growth)", "correct_growth": "Growth per correct answer",
 }
 
