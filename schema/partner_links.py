@@ -8,10 +8,14 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from app.errors import ServiceError
+from app import ratelimit
+from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_
 from app.partner_links.service import LinkSummary, PartnerLinks
 from schema.errors import UserError, user_errors
 from schema.permissions import IsAuthenticated
+
+LINK_CODES_PER_MINUTE = 10  # a player links a few institutions, not hundreds
 
 
 @strawberry.type(name="PartnerLink", description="The player's id at one partner, linked to them.")
@@ -65,9 +69,16 @@ class PartnerLinksMutation:
         "can link its own id for them: records it sends with that id then credit this player."))
     async def create_partner_link_code(self, info: Info, partner_id: str) -> PartnerLinkCodePayload:
         player = await info.context.player()
+        services = info.context.services
         try:
-            made = await PartnerLinks(info.context.services.settings).create_code(
-                str(player.id), partner_id)
+            allowed = await ratelimit.hit(services.redis, "partner-link-code", str(player.id),
+                                          LINK_CODES_PER_MINUTE)
+            if not allowed.allowed:
+                raise ServiceError(ErrorCode.RATE_LIMITED, N_(
+                    "Too many link codes; try again in %(seconds)s s.",
+                    seconds=allowed.retry_after_seconds),
+                    retry_after_seconds=allowed.retry_after_seconds)
+            made = await PartnerLinks(services.settings).create_code(str(player.id), partner_id)
         except ServiceError as exc:
             return PartnerLinkCodePayload(errors=user_errors(exc))
         return PartnerLinkCodePayload(code=made.code, partner_id=made.partner_id,

@@ -297,3 +297,13 @@ async def test_the_partner_api_document_says_what_the_link_endpoint_answers(gql,
                                         "components": spec["components"]})
     trip_schema.validate(by_ref("c-1", "CUST000981"))
     assert not trip_schema.is_valid({**by_ref("c-1", "CUST000981"), "subject": "someone"})
+
+
+async def test_link_codes_are_limited_per_player(gql):
+    token = (await gql.login())["accessToken"]
+    answers = [(await gql(CODE, {"partner": "cmb"}, token=token))["data"]["createPartnerLinkCode"]
+               for _ in range(11)]
+    assert all(a["errors"] == [] for a in answers[:10])
+    assert answers[10]["code"] is None and [e["code"] for e in answers[10]["errors"]] == ["RATE_LIMITED"]
+    other = (await gql.login("+8613800138009"))["accessToken"]
+    assert (await gql(CODE, {"partner": "cmb"}, token=other))["data"]["createPartnerLinkCode"]["errors"] == []
