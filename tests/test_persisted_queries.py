@@ -266,7 +266,7 @@ def test_the_committed_manifest_is_the_client_contracts():
     assert checked.exit_code == 0, checked.output
     names = {op.name for op in load_manifest(DEFAULT_MANIFEST).values()}
     assert {"Planet", "Balances", "Leaderboard", "PlanetEvents", "Redeem",
-            "LoginWithWeChat", "LoginWithAlipay"} <= names
+            "LoginWithWeChat", "LoginWithAlipay", "PartnerLinks", "RemovePartnerLink"} <= names
 
 
 def test_the_manifest_command_refuses_an_operation_the_schema_does_not_have(tmp_path):

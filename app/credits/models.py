@@ -116,7 +116,7 @@ class SceneClaim(Model):
 
 class MeterPeriod(Model):
     """A meter's credited billing period [period_start, period_end): the baseline scenes'
-    history (overlaps are refused; own moving averages are taken over these)."""
+    history (overlaps are refused, own moving averages are taken over these)."""
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=30)

@@ -8,7 +8,7 @@ from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     # after 0010 (written in parallel, also on 0008), so the history stays one line
-    dependencies = [('models', '0010_partner_links')]
+    dependencies = [('models', '0009_partner_links')]
 
     initial = False
 
