@@ -47,16 +47,17 @@ async def make_players(settings: Settings, count: int) -> list[str]:
         await Tortoise.close_connections()
 
 
-def batch(players: list[str], size: int, offset: int) -> bytes:
+def trip(record_id: str, player: str, n: int) -> dict:
+    """A metro (even `n`) or bus ride of the player three hours ago."""
     start = datetime.now(CST) - timedelta(hours=3)
-    records = []
-    for n in range(size):
-        kind, meters = (("metro", 12850), ("bus", 6400))[n % 2]
-        records.append({"id": f"b{offset + n}", "subject": players[(offset + n) % len(players)],
-                        "kind": kind, "startedAt": start.isoformat(),
-                        "endedAt": (start + timedelta(minutes=30)).isoformat(),
-                        "distanceMeters": meters})
-    return json.dumps({"records": records}).encode()
+    kind, meters = (("metro", 12850), ("bus", 6400))[n % 2]
+    return {"id": record_id, "subject": player, "kind": kind, "startedAt": start.isoformat(),
+            "endedAt": (start + timedelta(minutes=30)).isoformat(), "distanceMeters": meters}
+
+
+def batch(players: list[str], size: int, offset: int) -> bytes:
+    return json.dumps({"records": [trip(f"b{offset + n}", players[(offset + n) % len(players)], n)
+                                   for n in range(size)]}).encode()
 
 
 def bench_env(workdir: str, partner: dict | None = None, database_url: str | None = None,
