@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,10 +120,10 @@ async def run(opts: argparse.Namespace) -> int:
             db = env["DATABASE_URL"].split("://")[0]
             print(f"partner ingestion, {opts.batches} travel and {opts.batches} mixed batches of {size}"
                   f" (alternating), {len(players)} players, database {db}, one worker")
-            offset = 0
+            offset, run_id = 0, uuid.uuid4().hex[:8]  # record ids new to the database on every run
             for b in range(opts.batches):
                 for series in (travel, mixed):
-                    ids = [f"{series.name[0]}{offset + n}" for n in range(size)]
+                    ids = [f"{run_id}-{series.name[0]}{offset + n}" for n in range(size)]
                     subjects = [players[(offset + n) % len(players)] for n in range(size)]
                     if series is travel:
                         records = [trip(i, p, n) for n, (i, p) in enumerate(zip(ids, subjects, strict=True))]
