@@ -147,3 +147,19 @@ async def test_batches_steps_and_quiz_for_the_same_players_at_once(gql, client, 
         assert (await balances(pid))["CO2E_GRAMS"] == 4 * 600
     report = await verify_ledger()
     assert report.ok, report.problems
+
+
+async def test_a_batch_of_hundreds_of_players_is_credited_in_one_go(client, caplog):
+    # Four hundred players touch some 1,200 ledger accounts: the accounts are locked with
+    # one statement that SQLite's expression-depth limit (1,000 terms) must not refuse.
+    from app.accounts.models import Player
+
+    players = [await Player.create(nickname=f"b{i}", city="shenzhen") for i in range(400)]
+    caplog.set_level(logging.INFO, logger="carbon_planet.ingest")
+    records = [trip(f"wide-{i}", str(p.id), start=yesterday_at(7, i % 60))
+               for i, p in enumerate(players)]
+    results = (await send(client, records)).json()["results"]
+    assert FALLBACK not in caplog.text
+    assert Counter(o["status"] for o in results) == {"accepted": 400}
+    report = await verify_ledger()
+    assert report.ok, report.problems

@@ -140,9 +140,13 @@ async def _lock_accounts(conn, keys: list[tuple[str, Asset]]
                 "ORDER BY a.id FOR UPDATE OF a",
                 [[owner for owner, _ in keys], [asset.value for _, asset in keys]])
         else:
-            where = " OR ".join("(a.owner = ? AND a.asset = ?)" for _ in keys)
+            # a VALUES list joined, not an OR per account: SQLite refuses an expression tree
+            # deeper than 1,000 terms (a batch of a few hundred records)
+            values = ", ".join("(?, ?)" for _ in keys)
             rows = await conn.execute_query_dict(
-                f"SELECT {columns} FROM ledger_account a WHERE {where} ORDER BY a.id",
+                f"WITH k(owner, asset) AS (VALUES {values}) SELECT {columns} "
+                "FROM ledger_account a JOIN k ON a.owner = k.owner AND a.asset = k.asset "
+                "ORDER BY a.id",
                 [v for owner, asset in keys for v in (owner, asset.value)])
         return {(r["owner"], Asset(r["asset"])): (int(r["id"]), int(r["balance"]),
                                                   int(r["line_count"]), r["last_hash"],
