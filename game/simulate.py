@@ -550,7 +550,10 @@ def simulate(rules: Rules, profile: Profile, players: int, days: int, seed: int,
             if progress:
                 progress(done, total)
     else:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        # never plain fork: a process with threads (a server, a test's stand-ins) may be
+        # forked while another thread holds a lock, and the child waits on it for ever
+        method = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                  else "spawn")
         with multiprocessing.get_context(method).Pool(workers, _init_worker, (plan,)) as pool:
             for out in pool.imap_unordered(_work, tasks):
                 outs.append(out)
