@@ -109,7 +109,8 @@ def test_every_shipped_scene_has_its_record_schema():
                 assert name in listed, name
                 schema = schemas[name]
                 assert schema["properties"]["kind"]["enum"] == [kind]
-                assert {"id", "subject", "kind", "occurredAt", *scene.record_fields} <= set(schema["required"])
+                assert {"id", "kind", "occurredAt", *scene.record_fields} <= set(schema["required"])
+                assert schema["oneOf"] == [{"required": ["subject"]}, {"required": ["subjectRef"]}]
 
 
 @pytest.mark.parametrize("name", sorted(
