@@ -1,4 +1,4 @@
-"""The city-scale benchmark of issue 7, in one command:
+"""The city-scale benchmark, in one command:
 
     .venv/bin/python -m bench.city [--players 1000000 --lines 10000000 --friends-per-player 5]
         [--workers 2 --concurrency 16] [--reset] [--out var/bench]

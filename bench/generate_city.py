@@ -1,4 +1,4 @@
-"""Load a whole city into PostgreSQL and Redis for the city-scale benchmark (issue 7).
+"""Load a whole city into PostgreSQL and Redis for the city-scale benchmark.
 
     .venv/bin/python -m bench.generate_city [--players 1000000 --lines 10000000
         --friends-per-player 5 --sessions 50000 --city shenzhen --seed 1 --workers 2]

@@ -1,4 +1,4 @@
-"""Load generator for the city-scale benchmark: the four scenarios of issue 7.
+"""Load generator for the city-scale benchmark: its four scenarios.
 
     .venv/bin/python -m bench.load [home|commute|flash|leaderboard|all] [--workers 2]
         [--concurrency 16] [--requests N] [--seconds S]

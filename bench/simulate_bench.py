@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.simulate_bench [--players 100000] [--days 90] [--seed 1] [--workers N]
 
-Prints wall seconds (and their ratio to the one-minute target of issue 5), player-days
+Prints wall seconds (and their ratio to the one-minute target), player-days
 per second, engine calls per second and peak RSS (this process and, separately, the
 largest worker process).
 """
@@ -16,7 +16,7 @@ import time
 from game.rules import default_rules
 from game.simulate import load_profile, simulate
 
-TARGET_SECONDS = 60.0  # issue 5: 100,000 players over 90 days in under a minute
+TARGET_SECONDS = 60.0  # the target: 100,000 players over 90 days in under a minute
 
 
 def main() -> None:

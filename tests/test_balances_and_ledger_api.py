@@ -13,7 +13,7 @@ CONTRACT = (Path(__file__).parent / "contract" / "credits.graphql").read_text()
 
 
 def operation(name: str) -> str:
-    """One operation of the contract file, unchanged (the rest needs later issues' features)."""
+    """One operation of the contract file, unchanged."""
     document = parse(CONTRACT)
     [found] = [d for d in document.definitions if getattr(d, "name", None) and d.name.value == name]
     return print_ast(found)

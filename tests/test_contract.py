@@ -11,7 +11,7 @@ from schema import build_schema
 
 CONTRACT = Path(__file__).parent / "contract"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "contract"
-# Files whose features are built; each later issue adds its file here until all are.
+# Every operation file of the contract (a new one is added here when the schema serves it).
 COVERED = ["auth.graphql", "credits.graphql", "game.graphql", "shop.graphql"]
 
 
