@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections import Counter
 from datetime import datetime, timedelta
 
 import httpx
@@ -17,11 +19,13 @@ from app.ledger.service import Asset, balances
 from app.ledger.verify import verify_ledger
 from app.settings import PartnerConfig
 from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
-from tests.partner_client import CST, send, trip
+from tests.partner_client import CST, send, trip, yesterday_at
+from tests.test_partner_batches import FALLBACK, comparable, ledger_types, planet_of
 
-CITY, GRID_B, BANK = "city-scenes", "grid-b", "bank-sz"
+CITY, GRID_B, BANK, ALL = "city-scenes", "grid-b", "bank-sz", "all-scenes"
 SECRETS = {CITY: "city-scenes-secret-0123456789abcdefghij", GRID_B: "grid-b-secret-0123456789abcdefghijklmn",
-           BANK: "bank-sz-secret-0123456789abcdefghijklmno", PARTNER_ID: PARTNER_SECRETS[1]}
+           BANK: "bank-sz-secret-0123456789abcdefghijklmno", PARTNER_ID: PARTNER_SECRETS[1],
+           ALL: "all-scenes-secret-0123456789abcdefghijkl"}
 PARTNERS = [
     PartnerConfig(id=PARTNER_ID, name="Shenzhen Metro", secrets=PARTNER_SECRETS),
     PartnerConfig(id=CITY, name="City services", secrets=[SECRETS[CITY]],
@@ -30,6 +34,8 @@ PARTNERS = [
                   scenes=["household_electricity"]),
     PartnerConfig(id=BANK, name="City Bank", secrets=[SECRETS[BANK]],
                   scenes=["e_statement", "online_transfer", "online_payment"]),
+    PartnerConfig(id=ALL, name="City app", secrets=[SECRETS[ALL]],
+                  scenes=["travel", "quantity", "baseline", "event"]),
 ]
 MY_ACTIVITIES = """query { me { activities(first: 50) { edges { node {
   id kind reductionGrams pointsAwarded growthAwarded status rejectReason provenance
@@ -332,3 +338,126 @@ async def test_trips_and_scenes_in_one_batch(http, player):
                                scenes=["travel", "quantity"])
     assert everything.allows("metro", "travel") and everything.allows("recycling", "quantity")
     assert not everything.allows("garbage_sorting", "event")
+
+
+def mixed_scene_records(prefix: str, first: str, second: str) -> list[dict]:
+    """Trips and scenes of two players in one batch: a meter's bills (one joining the
+    history uncredited, one against its own average, an overlap, one running backwards),
+    a gas meter's first and second bills, the same bill and the same ticket again under
+    other ids, a ticket another partner reported before, a scene's daily cap reached, a
+    record repeated, refusals."""
+    def power(record_id: str, start: str, end: str, readings: tuple[int, int]) -> dict:
+        return bill(record_id, first, start, end, readings, size=1, meter=f"{prefix}-E")
+
+    def gas(record_id: str, start: str, end: str, readings: tuple[int, int]) -> dict:
+        return bill(record_id, second, start, end, readings, meter=f"{prefix}-G", kind="household_gas")
+
+    def sorting(i: int) -> dict:
+        return scene(f"{prefix}-ck{i}", second, "garbage_sorting", station_id="G", checkin_id=f"{prefix}{i}",
+                     verified=True)
+
+    return [
+        trip(f"{prefix}-t1", first, start=yesterday_at(7)),
+        power(f"{prefix}-aug", "2026-08-01", "2026-09-01", (0, 200)),  # NO_SAVING, joins the history
+        sorting(0),
+        power(f"{prefix}-sep", "2026-09-01", "2026-10-01", (200, 350)),  # against its own average
+        gas(f"{prefix}-g1", "2026-08-01", "2026-09-01", (0, 62)),  # NO_BASELINE
+        power(f"{prefix}-mid", "2026-09-15", "2026-10-15", (300, 350)),  # PERIOD_OVERLAP
+        gas(f"{prefix}-g2", "2026-09-01", "2026-10-01", (62, 112)),
+        sorting(1),
+        power(f"{prefix}-sep-again", "2026-09-01", "2026-10-01", (200, 350)),  # the same bill
+        scene(f"{prefix}-r1", first, "recycling", station_id="S", receipt_no=f"{prefix}-R", material="paper",
+              weight_g=2500),
+        power(f"{prefix}-back", "2026-10-01", "2026-11-01", (350, 340)),  # READING_BACKWARDS
+        sorting(2),  # over the day's 40 g
+        scene(f"{prefix}-boat", second, "island_boat", ticket_no=f"{prefix}-TK", sailing_date="2026-11-30"),
+        scene(f"{prefix}-boat2", first, "island_boat", ticket_no=f"{prefix}-TK", sailing_date="2026-11-29"),
+        scene(f"{prefix}-boat-b", first, "island_boat", ticket_no=f"{prefix}-TK-B", sailing_date="2026-11-30"),
+        trip(f"{prefix}-t2", first, kind="bus", meters=20000, minutes=50, start=yesterday_at(9)),
+        scene(f"{prefix}-r1", first, "recycling", station_id="S", receipt_no=f"{prefix}-R", material="paper",
+              weight_g=2500),  # the same record again
+        scene(f"{prefix}-wood", first, "recycling", station_id="S", receipt_no=f"{prefix}-W", material="wood",
+              weight_g=100),  # UNKNOWN_VARIETY
+        scene(f"{prefix}-nobody", "nobody-known", "e_statement", bank_id="BK", statement_id=f"{prefix}-S"),
+        scene(f"{prefix}-stmt", second, "e_statement", bank_id="BK", statement_id=f"{prefix}-S"),
+    ]
+
+
+async def test_a_mixed_scene_batch_equals_the_same_records_one_by_one(http, caplog):
+    together = [(await http.gql.login(f"+86138001390{i:02d}"))["player"]["id"] for i in range(2)]
+    alone = [(await http.gql.login(f"+86138001391{i:02d}"))["player"]["id"] for i in range(2)]
+    for prefix, players in (("b", together), ("o", alone)):  # another partner reported a ticket first
+        boat = scene(f"{prefix}-grid-boat", players[0], "island_boat", ticket_no=f"{prefix}-TK-B",
+                     sailing_date="2026-11-30")
+        assert (await post(http, [boat]))[0]["status"] == "accepted"
+    caplog.set_level(logging.INFO, logger="carbon_planet.ingest")
+
+    batch = await post(http, mixed_scene_records("b", *together), ALL)
+    assert FALLBACK not in caplog.text  # one transaction, no retry one by one
+    written = await PartnerRecord.filter(partner_id=ALL, record_id__startswith="b-")
+    assert len({r.received_at for r in written}) == 1  # all written at once
+    single = []
+    for record in mixed_scene_records("o", *alone):
+        single.extend(await post(http, [record], ALL))
+
+    assert [comparable(o) for o in batch] == [comparable(o) for o in single]
+    assert [(o["status"], o.get("reason")) for o in batch] == [
+        ("accepted", None), ("rejected", "NO_SAVING"), ("accepted", None), ("accepted", None),
+        ("rejected", "NO_BASELINE"), ("rejected", "PERIOD_OVERLAP"), ("accepted", None), ("accepted", None),
+        ("duplicate", None), ("accepted", None), ("rejected", "READING_BACKWARDS"),
+        ("rejected", "DAILY_CAP_REACHED"), ("accepted", None), ("duplicate", None), ("duplicate", None),
+        ("accepted", None), ("duplicate", None), ("rejected", "UNKNOWN_VARIETY"),
+        ("rejected", "UNKNOWN_SUBJECT"), ("accepted", None)]
+    assert batch[3]["reductionGrams"] == 23073  # 193 kWh, its own average, against 150 used
+    assert batch[6]["reductionGrams"] == 21840  # the gas bill before it in the batch is its baseline
+    assert batch[8]["activityId"] == batch[3]["activityId"]  # the same bill: the credited one
+    assert batch[13]["activityId"] == batch[12]["activityId"]  # the same ticket within the batch
+    earlier = await PartnerRecord.get(partner_id=CITY, record_id="b-grid-boat")
+    assert batch[14]["activityId"] == str(earlier.activity_id)  # reported by another partner before
+    assert batch[16]["activityId"] == batch[9]["activityId"]  # the same record id
+
+    for mine, theirs in zip(together, alone, strict=True):
+        assert await balances(mine) == await balances(theirs)
+        assert await ledger_types(mine) == await ledger_types(theirs)
+        assert await planet_of(mine) == await planet_of(theirs)
+        assert Counter((a.kind, a.status) for a in await Activity.filter(player_id=mine)) == Counter(
+            (a.kind, a.status) for a in await Activity.filter(player_id=theirs))
+    for prefix in ("b", "o"):
+        periods = await MeterPeriod.filter(meter_id__startswith=f"{prefix}-").order_by("period_start", "kind")
+        assert [(p.meter_id, str(p.period_start)) for p in periods] == [
+            (f"{prefix}-E", "2026-08-01"), (f"{prefix}-G", "2026-08-01"),
+            (f"{prefix}-E", "2026-09-01"), (f"{prefix}-G", "2026-09-01")]
+    assert await SceneClaim.filter(partner_id=ALL).count() == 2 * 7
+    assert await PartnerRecord.filter(partner_id=ALL, record_id__startswith="b-").count() == 19
+    report = await verify_ledger()
+    assert report.ok, report.problems
+
+    # the batch's claims stand for later reports, from any partner
+    [again] = await post(http, [dict(mixed_scene_records("b", *together)[3], id="late-sep")], GRID_B)
+    assert again == {"id": "late-sep", "status": "duplicate", "activityId": batch[3]["activityId"]}
+    resent = await post(http, mixed_scene_records("b", *together), ALL)
+    assert [o["status"] for o in resent] == ["duplicate"] * len(resent)
+
+
+async def test_mixed_batches_reporting_the_same_bills_at_once_credit_each_once(http):
+    players = [(await http.gql.login(f"+86138001392{i:02d}"))["player"]["id"] for i in range(4)]
+    bills = [bill(f"m-{i}", pid, "2026-10-01", "2026-11-01", (320, 420), meter=f"CM-{i}")
+             for i, pid in enumerate(players)]
+    trips = [trip(f"m-trip-{i}", pid, start=yesterday_at(8)) for i, pid in enumerate(players)]
+    batches = [(ALL, bills + trips), (GRID_B, [dict(b, id=f"grid-{b['id']}") for b in bills[::-1]]),
+               (CITY, [dict(b, id=f"city-{b['id']}") for b in bills[1:3]])]
+    results = await asyncio.gather(*[post(http, records, partner) for partner, records in batches])
+    by_meter: dict[str, list[dict]] = {}
+    for (_, records), outcomes in zip(batches, results, strict=True):
+        for record, outcome in zip(records, outcomes, strict=True):
+            if "meter_id" in record:
+                by_meter.setdefault(record["meter_id"], []).append(outcome)
+    for outcomes in by_meter.values():
+        assert sorted(o["status"] for o in outcomes).count("accepted") == 1
+        assert len({o["activityId"] for o in outcomes}) == 1
+    assert all(o["status"] == "accepted" for o in results[0][len(bills):])  # the trips
+    for pid in players:
+        assert (await balances(pid))[Asset.CO2E_GRAMS] == 86 * 5366 // 10 + 600
+    assert await MeterPeriod.filter(meter_id__startswith="CM-").count() == 4
+    report = await verify_ledger()
+    assert report.ok, report.problems

@@ -11,18 +11,17 @@ row; if that transaction fails, each record is tried again in its own.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
+from app.credits.batch_rows import BatchRows, lock_meters, scene_history
 from app.credits.crediting import add_to_daily, credit_entry, provenance, totals
-from app.credits.daily import lock_dailies, lock_daily
+from app.credits.daily import DailyKey, lock_dailies, lock_daily
 from app.credits.models import Activity, DailyCredit, PartnerRecord
 from app.credits.outcomes import RecordOutcome
 from app.credits.outcomes import accepted as _accepted
@@ -35,15 +34,14 @@ from app.credits.records import (
     parse_fields,
     subject_as_player_id,
 )
-from app.credits.scene_ingest import SceneCrediting, scene_not_allowed
-from app.database import DATABASE_ERRORS, insert_rows, update_rows
+from app.credits.scene_ingest import SceneCrediting, ScenePlan, SceneRefused, scene_not_allowed
+from app.database import DATABASE_ERRORS
 from app.partner_links.service import LinkRefusal, resolve_refs
 from methodology import ActivityInput, Calculation, Methodology, calculate, check_time_window
 
 log = logging.getLogger("carbon_planet.ingest")
 # a record's subject (or subjectRef) -> its player, or why a subjectRef names nobody
 Subjects = dict[str | SubjectRef, Player | LinkRefusal]
-DAILY_TOTALS = {"reduction_grams": "bigint", "points": "bigint", "growth": "bigint", "energy": "bigint"}
 
 
 class Refused(Exception):
@@ -51,6 +49,11 @@ class Refused(Exception):
         super().__init__(message)
         self.reason, self.message = reason, message
         self.player: Player | None = None
+
+
+# a batch's record: a trip to credit (fields, player, methodology), a scene to credit, a
+# refusal of either, or None for a record repeated within the batch
+Plan = tuple["RecordFields", Player, "Methodology"] | ScenePlan | SceneRefused | Refused | None
 
 
 class Ingestor(SceneCrediting):
@@ -65,7 +68,6 @@ class Ingestor(SceneCrediting):
         players = await self._subjects(partner_id, records)
         fresh = [record for record in records if record["id"] not in seen]
         together: dict[int, RecordOutcome] = {}
-        fresh = [record for record in fresh if not self.is_scene_record(record)]
         if len(fresh) > 1:
             try:
                 together = dict(zip(map(id, fresh), await self._ingest_together(partner_id, fresh, players),
@@ -85,76 +87,93 @@ class Ingestor(SceneCrediting):
 
     async def _ingest_together(self, partner_id: str, records: list[dict],
                                players: Subjects) -> list[RecordOutcome]:
-        """New records in one transaction, in the per-record order of locks (the day's
-        totals, then planets, then accounts), each kind of row locked by one statement in
-        key order, and each kind of row written by one statement. A concurrent copy of any
-        record meets the partner records' unique index and rolls the whole batch back."""
-        now = utcnow()
-        plans: list[tuple | None] = []  # (fields, player, methodology) | (Refused, player) | None
+        """New records, trips and scenes, in one transaction, in the per-record order of
+        locks (meters, the day's totals, then planets, then accounts), each kind of lock
+        taken by one statement in key order, each kind of row written by one statement.
+        Scene claims and meter periods are read once and kept in memory as the batch adds
+        to them. A concurrent copy of any record (or of a scene's real event) meets a
+        unique index and rolls the whole batch back."""
+        rows = BatchRows(utcnow())
+        plans: list[Plan] = []
         first: dict[str, int] = {}
         for record in records:
             if record["id"] in first:
                 plans.append(None)  # the same record twice in one batch
                 continue
             first[record["id"]] = len(plans)
-            try:
-                plans.append(self._prepare(partner_id, record, players))
-            except Refused as refused:
-                plans.append((refused, refused.player))
+            plans.append(self._plan(partner_id, record, players))
+        scenes = [plan for plan in plans if isinstance(plan, ScenePlan)]
         outcomes: list[RecordOutcome | None] = []
-        claimed: dict[str, tuple] = {}  # record id -> its partner_record row
-        activities, credits, events, credited = [], [], [], []
         async with in_transaction():
-            dailies = await lock_dailies([
-                (str(plan[1].id), plan[0].started_at.astimezone(self.zone).date(), plan[0].kind)
-                for plan in plans if plan is not None and not isinstance(plan[0], Refused)])
-            changed: dict[int, DailyCredit] = {}
+            await lock_meters([plan.meter for plan in scenes if plan.meter is not None])
+            dailies = await lock_dailies([key for plan in plans if (key := self._daily_key(plan))])
+            history = await scene_history([plan.claim for plan in scenes if plan.claim is not None],
+                                          [plan.meter for plan in scenes if plan.meter is not None])
             for record, plan in zip(records, plans, strict=True):
                 if plan is None:
                     outcomes.append(None)
-                    continue
-                if isinstance(plan[0], Refused):
-                    refusal, player = plan
-                    activity = self._refused_activity(player, partner_id, record, refusal)
-                    status, reason, message = "rejected", refusal.reason, refusal.message
-                    outcomes.append(RecordOutcome(record["id"], status, reason=reason, message=message))
+                elif isinstance(plan, ScenePlan):
+                    daily = dailies[(str(plan.player.id), plan.local_date, plan.scene.kind)]
+                    outcomes.append(self.credit_scene_in_batch(partner_id, record, plan, daily,
+                                                               history, rows))
+                elif isinstance(plan, SceneRefused):
+                    outcomes.append(self.refuse_scene_in_batch(partner_id, record, plan, rows))
+                elif isinstance(plan, Refused):
+                    outcomes.append(self._refuse_in_batch(partner_id, record, plan, rows))
                 else:
                     fields, player, methodology = plan
-                    local_date = fields.started_at.astimezone(self.zone).date()
-                    daily = dailies[(str(player.id), local_date, fields.kind)]
-                    calc, activity = self._calculated(partner_id, fields, player, methodology, daily)
-                    status, reason, message = activity.status, activity.reject_reason, activity.reject_message
-                    if calc.rejection is not None:
-                        outcomes.append(RecordOutcome(record["id"], status, reason=reason, message=message))
-                    else:
-                        changed[daily.id] = daily
-                        entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
-                        if entry is not None:
-                            credits.append(entry)
-                        events.append((str(player.id), fields.kind, calc.growth, local_date, 1))
-                        credited.append((player, calc.reduction_grams,
-                                         len(credits) - 1 if entry is not None else None))
-                        outcomes.append(_accepted(record["id"], activity))
-                if activity is not None:
-                    activities.append(activity)
-                claimed[record["id"]] = (partner_id, record["id"], now, _json(record), status, reason,
-                                         message, str(activity.id) if activity else None)
-            # rows, not Tortoise's bulk_create (a model's fields converted one by one, then
-            # a statement per row): one statement per table, a third less CPU per batch
-            conn = connections.get("default")
-            await insert_rows(conn, "activity", ACTIVITY_COLUMNS,
-                              [_activity_row(activity, now) for activity in activities])
-            await update_rows(conn, "daily_credit", "id", DAILY_TOTALS,
-                              [(d.id, d.reduction_grams, d.points, d.growth, d.energy)
-                               for d in changed.values()])
-            await insert_rows(conn, "partner_record", PARTNER_RECORD_COLUMNS, list(claimed.values()))
-            effects, txs = await self.play_then_post(events, credits)
+                    daily = dailies[(str(player.id), fields.started_at.astimezone(self.zone).date(),
+                                     fields.kind)]
+                    outcomes.append(self._credit_in_batch(partner_id, record, fields, player,
+                                                          methodology, daily, rows))
+            await rows.write()
+            effects, txs = await self.play_then_post(rows.events, rows.credits)
         await self.game.after_commit_many([
-            (player, grams, txs[index].created_at if index is not None else now, found)
-            for (player, grams, index), found in zip(credited, effects, strict=True)])
+            (c.player, c.reduction_grams, txs[c.entry].created_at if c.entry is not None else rows.now,
+             found) for c, found in zip(rows.credited, effects, strict=True)])
         return [outcome if outcome is not None else
-                RecordOutcome(record["id"], "duplicate", activityId=claimed[record["id"]][-1])
+                RecordOutcome(record["id"], "duplicate", activityId=rows.partner_records[record["id"]][-1])
                 for record, outcome in zip(records, outcomes, strict=True)]
+
+    def _plan(self, partner_id: str, record: dict, players: Subjects) -> Plan:
+        if self.is_scene_record(record):
+            return self.plan_scene(partner_id, record, players)
+        try:
+            return self._prepare(partner_id, record, players)
+        except Refused as refused:
+            return refused
+
+    def _daily_key(self, plan: Plan) -> DailyKey | None:
+        if isinstance(plan, ScenePlan):
+            return str(plan.player.id), plan.local_date, plan.scene.kind
+        if plan is None or isinstance(plan, (Refused, SceneRefused)):
+            return None
+        fields, player, _ = plan
+        return str(player.id), fields.started_at.astimezone(self.zone).date(), fields.kind
+
+    def _refuse_in_batch(self, partner_id: str, record: dict, refused: Refused,
+                         rows: BatchRows) -> RecordOutcome:
+        activity = self._refused_activity(refused.player, partner_id, record, refused)
+        if activity is not None:
+            rows.activities.append(activity)
+        rows.claim_record(partner_id, record, "rejected", refused.reason, refused.message,
+                          activity.id if activity is not None else None)
+        return RecordOutcome(record["id"], "rejected", reason=refused.reason, message=refused.message)
+
+    def _credit_in_batch(self, partner_id: str, record: dict, fields: RecordFields, player: Player,
+                         methodology: Methodology, daily: DailyCredit, rows: BatchRows
+                         ) -> RecordOutcome:
+        calc, activity = self._calculated(partner_id, fields, player, methodology, daily)
+        rows.activities.append(activity)
+        rows.claim_record(partner_id, record, activity.status, activity.reject_reason,
+                          activity.reject_message, activity.id)
+        if calc.rejection is not None:
+            return RecordOutcome(record["id"], activity.status, reason=activity.reject_reason,
+                                 message=activity.reject_message)
+        entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
+        rows.credit(player, daily, calc.reduction_grams, entry,
+                    (str(player.id), fields.kind, calc.growth, activity.local_date, 1))
+        return _accepted(record["id"], activity)
 
     async def ingest_one(self, partner_id: str, record: dict,
                          players: Subjects | None = None) -> RecordOutcome:
@@ -316,28 +335,3 @@ class Ingestor(SceneCrediting):
             distance_meters=fields.distance_meters, status="rejected",
             reject_reason=refused.reason, reject_message=refused.message,
         )
-
-
-ACTIVITY_COLUMNS = {
-    "id": "uuid", "player_id": "uuid", "kind": "text", "source": "text", "occurred_at": "timestamptz",
-    "ended_at": "timestamptz", "local_date": "date", "distance_meters": "int", "steps": "int",
-    "reduction_grams": "bigint", "points": "bigint", "growth": "bigint", "energy": "bigint",
-    "status": "text", "reject_reason": "text", "reject_message": "text", "methodology_id": "text",
-    "methodology_version": "int", "provenance": "jsonb", "created_at": "timestamptz",
-    "updated_at": "timestamptz"}
-PARTNER_RECORD_COLUMNS = {
-    "partner_id": "text", "record_id": "text", "received_at": "timestamptz", "payload": "jsonb",
-    "status": "text", "reason": "text", "message": "text", "activity_id": "uuid"}
-
-
-def _json(value) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _activity_row(a: Activity, now) -> tuple:
-    """An unsaved activity as a row in the order of ACTIVITY_COLUMNS, created now."""
-    a.created_at = a.updated_at = now
-    return (str(a.id), str(a.player_id), a.kind, a.source, a.occurred_at, a.ended_at, a.local_date,
-            a.distance_meters, a.steps, a.reduction_grams, a.points, a.growth, a.energy, a.status,
-            a.reject_reason, a.reject_message, a.methodology_id, a.methodology_version,
-            _json(a.provenance), now, now)

@@ -13,8 +13,8 @@ index, rolls back and is answered again, as a duplicate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -22,9 +22,10 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
 from app.clock import utcnow
+from app.credits.batch_rows import BatchRows, ClaimKey, MeterKey, SceneHistory, as_json, meter_period_row
 from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
 from app.credits.daily import lock_daily
-from app.credits.models import Activity, MeterPeriod, PartnerRecord, SceneClaim
+from app.credits.models import Activity, DailyCredit, MeterPeriod, PartnerRecord, SceneClaim
 from app.credits.outcomes import RecordOutcome, accepted, duplicate
 from app.credits.records import FieldError, parse_subject_and_kind, parse_time
 from app.credits.scene_records import SceneRecord, parse_scene_record
@@ -68,6 +69,26 @@ class SceneRefused(Exception):
 
 def scene_not_allowed(partner_id: str, kind: str) -> str:
     return f"partner {partner_id} is not registered for {kind} records"
+
+
+@dataclass(frozen=True)
+class ScenePlan:
+    """A scene record that can be computed: its fields, player and methodology."""
+
+    scene: SceneRecord
+    player: Player
+    methodology: Methodology
+    local_date: date
+
+    @property
+    def meter(self) -> MeterKey | None:
+        reading = self.scene.calculation_input
+        return (self.scene.kind, reading.meter_id) if isinstance(reading, MeterReadingInput) else None
+
+    @property
+    def claim(self) -> ClaimKey | None:
+        key = self.scene.dedup_key
+        return (self.scene.kind, key.digest) if key is not None else None
 
 
 class SceneCrediting(CreditService):
@@ -218,4 +239,71 @@ class SceneCrediting(CreditService):
         if rejection is not None:
             return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=message)
         await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
+        return accepted(record_id, activity)
+
+    def plan_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
+                   ) -> ScenePlan | SceneRefused:
+        """A batch's scene record prepared (or refused) as `ingest_scene` would."""
+        try:
+            scene, player, methodology = self._prepare_scene(partner_id, record, players)
+        except SceneRefused as refused:
+            return refused
+        return ScenePlan(scene, player, methodology, scene.occurred_at.astimezone(self.zone).date())
+
+    def refuse_scene_in_batch(self, partner_id: str, record: dict, refused: SceneRefused,
+                              rows: BatchRows) -> RecordOutcome:
+        activity = self._refused_scene_activity(refused, partner_id, record)
+        if activity is not None:
+            rows.activities.append(activity)
+        rows.claim_record(partner_id, record, "rejected", refused.reason, refused.message,
+                          activity.id if activity is not None else None)
+        return RecordOutcome(record["id"], "rejected", reason=refused.reason, message=refused.message)
+
+    def credit_scene_in_batch(self, partner_id: str, record: dict, plan: ScenePlan,
+                              daily: DailyCredit, history: SceneHistory, rows: BatchRows
+                              ) -> RecordOutcome:
+        """`_credit_scene` in memory, inside a batch: the claims and meter periods are the
+        batch's `history`, which this record's own claim and period then join."""
+        record_id, scene = record["id"], plan.scene
+        claimed = history.claims.get(plan.claim) if plan.claim is not None else None
+        if claimed is not None:
+            rows.claim_record(partner_id, record, "duplicate", None,
+                              f"the same {scene.kind} event was credited before", claimed)
+            return RecordOutcome(record_id, "duplicate", activityId=claimed)
+        reading = scene.calculation_input
+        if plan.meter is not None and isinstance(reading, MeterReadingInput):
+            reading = replace(reading, previous=tuple(history.periods[plan.meter]))
+        calc = calculate(plan.methodology, reading, totals(daily))
+        rejection = calc.rejection
+        message = rejection.message[:MAX_MESSAGE] if rejection else None
+        activity = Activity(
+            player=plan.player, kind=scene.kind, source=f"partner:{partner_id}",
+            occurred_at=scene.occurred_at, local_date=plan.local_date,
+            reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
+            energy=calc.energy, status="rejected" if rejection else "accepted",
+            reject_reason=rejection.reason if rejection else None, reject_message=message,
+            methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
+            provenance=provenance(calc))
+        rows.activities.append(activity)
+        rows.claim_record(partner_id, record, activity.status, activity.reject_reason, message,
+                          activity.id)
+        if plan.meter is not None and isinstance(reading, MeterReadingInput) and (
+                rejection is None or rejection.reason in METER_HISTORY_REASONS):
+            consumption = reading.end_reading - reading.start_reading
+            history.periods[plan.meter].append(
+                CreditedPeriod(reading.period_start, reading.period_end, consumption))
+            rows.meter_periods.append(meter_period_row(
+                scene.kind, reading.meter_id, reading.period_start, reading.period_end,
+                consumption, activity.id, rows.now))
+        if rejection is not None:
+            return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=message)
+        if plan.claim is not None and scene.dedup_key is not None:
+            history.claims[plan.claim] = str(activity.id)
+            rows.scene_claims.append((scene.kind, plan.claim[1], as_json(scene.dedup_key.values),
+                                      str(activity.id), partner_id, rows.now))
+        player_id = str(plan.player.id)
+        entry = credit_entry(player_id, activity.id, add_to_daily(daily, calc))
+        rows.credit(plan.player, daily, calc.reduction_grams, entry,
+                    (player_id, scene.kind, calc.growth, plan.local_date, 1,
+                     *credited_quantity(plan.methodology, reading, calc)))
         return accepted(record_id, activity)
