@@ -5,8 +5,9 @@ methodology in effect when the activity started, write the activity, claim (part
 record id) by inserting the partner record (a duplicate, even a concurrent one, meets the
 unique index there and rolls its whole transaction back), update the planet, and post the
 credit to the ledger last, so the shared issuance accounts are locked only until commit.
-A batch's new records do all this together in one transaction, a statement per kind of
-row; if that transaction fails, each record is tried again in its own.
+A batch's new records, trips and scene records (app/credits/scene_ingest.py), do all this
+together in one transaction, a statement per kind of row; if that transaction fails, each
+record is tried again in its own.
 """
 
 from __future__ import annotations

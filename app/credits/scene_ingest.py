@@ -1,7 +1,8 @@
-"""Partner records of scenes beyond travel (quantity, baseline, event): each in its own
-transaction, through the same daily totals, game hooks and ledger credit as a trip.
+"""Partner records of scenes beyond travel (quantity, baseline, event), through the same
+daily totals, game hooks and ledger credit as a trip: in a batch's one transaction with
+its trips (`credit_scene_in_batch`, the same steps in memory), or alone.
 
-In one transaction: (for a meter) an advisory lock on the meter, the day's totals for the
+Alone, in one transaction: (for a meter) an advisory lock on the meter, the day's totals for the
 kind, the claim on the real event (a scene's dedup key: a meter and its period, a ticket)
 if one is already there the record is a `duplicate` of that activity; else the meter's
 kept periods, the calculation, the activity, the partner record, the bill's period (when
@@ -102,7 +103,7 @@ class SceneCrediting(CreditService):
         return formula == "travel" if partner is None else partner.allows(kind, formula)
 
     def is_scene_record(self, record: dict) -> bool:
-        """Whether the record's kind is a scene beyond travel (it is credited alone)."""
+        """Whether the record's kind is a scene beyond travel."""
         kind = record.get("kind")
         if not isinstance(kind, str):
             return False
