@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from marker_page import fill_marker
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- cli-table -->"
@@ -73,9 +74,4 @@ def table() -> str:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    if page.file.src_uri != PAGE:
-        return markdown
-    if MARKER not in markdown:
-        log.warning("%s lost its %s marker", PAGE, MARKER)
-        return markdown
-    return markdown.replace(MARKER, table())
+    return fill_marker(markdown, page, source=PAGE, marker=MARKER, render=table, log=log)

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import yaml
+from marker_page import fill_marker
 
 MARKER = "<!-- openapi -->"
 PAGE = "partners/api.md"
@@ -102,9 +103,5 @@ def render(spec: dict) -> str:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    if page.file.src_uri != PAGE:
-        return markdown
-    if MARKER not in markdown:
-        log.warning("%s lost its %s marker", PAGE, MARKER)
-        return markdown
-    return markdown.replace(MARKER, render(yaml.safe_load(SPEC.read_text("utf-8"))))
+    return fill_marker(markdown, page, source=PAGE, marker=MARKER, log=log,
+                       render=lambda: render(yaml.safe_load(SPEC.read_text("utf-8"))))
