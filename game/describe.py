@@ -149,7 +149,7 @@ def _activity_amount(req: ActivityAmount, language: str) -> str:
     words = ACTIVITY_KINDS.get(req.kind)
     zh, one, many = UNIT_WORDS[req.unit]
     if language == "en":
-        amount = f"{req.at_least:,} {one if req.at_least == 1 else many}"
+        amount = _plural(req.at_least, one, many)
         if words is None or not words.doing_en:
             return f"Log {amount} of {words.name_en if words else req.kind}"
         return f"{words.doing_en} {amount}"
