@@ -68,6 +68,22 @@ class SceneRefused(Exception):
         self.reason, self.message, self.player = reason, message[:MAX_MESSAGE], player
 
 
+def scene_activity(partner_id: str, scene: SceneRecord, player: Player, local_date: date,
+                   calc: Calculation) -> Activity:
+    """The activity a scene record's calculation makes (accepted, or rejected with the
+    calculator's reason), whether it is written at once or with its batch."""
+    rejection = calc.rejection
+    return Activity(
+        player=player, kind=scene.kind, source=f"partner:{partner_id}",
+        occurred_at=scene.occurred_at, local_date=local_date,
+        reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
+        energy=calc.energy, status="rejected" if rejection else "accepted",
+        reject_reason=rejection.reason if rejection else None,
+        reject_message=rejection.message[:MAX_MESSAGE] if rejection else None,
+        methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
+        provenance=provenance(calc))
+
+
 def scene_not_allowed(partner_id: str, kind: str) -> str:
     return f"partner {partner_id} is not registered for {kind} records"
 
@@ -207,15 +223,8 @@ class SceneCrediting(CreditService):
                     CreditedPeriod(p.period_start, p.period_end, p.consumption) for p in periods))
             calc = calculate(methodology, reading, totals(daily))
             rejection = calc.rejection
-            message = rejection.message[:MAX_MESSAGE] if rejection else None
-            activity = Activity(
-                player=player, kind=scene.kind, source=f"partner:{partner_id}",
-                occurred_at=scene.occurred_at, local_date=local_date,
-                reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
-                energy=calc.energy, status="rejected" if rejection else "accepted",
-                reject_reason=rejection.reason if rejection else None, reject_message=message,
-                methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
-                provenance=provenance(calc))
+            activity = scene_activity(partner_id, scene, player, local_date, calc)
+            message = activity.reject_message
             await activity.save()
             await PartnerRecord.create(
                 partner_id=partner_id, record_id=record_id, payload=record, status=activity.status,
@@ -276,15 +285,8 @@ class SceneCrediting(CreditService):
             reading = replace(reading, previous=tuple(history.periods[plan.meter]))
         calc = calculate(plan.methodology, reading, totals(daily))
         rejection = calc.rejection
-        message = rejection.message[:MAX_MESSAGE] if rejection else None
-        activity = Activity(
-            player=plan.player, kind=scene.kind, source=f"partner:{partner_id}",
-            occurred_at=scene.occurred_at, local_date=plan.local_date,
-            reduction_grams=calc.reduction_grams, points=calc.points, growth=calc.growth,
-            energy=calc.energy, status="rejected" if rejection else "accepted",
-            reject_reason=rejection.reason if rejection else None, reject_message=message,
-            methodology_id=calc.methodology_id, methodology_version=calc.methodology_version,
-            provenance=provenance(calc))
+        activity = scene_activity(partner_id, scene, plan.player, plan.local_date, calc)
+        message = activity.reject_message
         rows.activities.append(activity)
         rows.claim_record(partner_id, record, activity.status, activity.reject_reason, message,
                           activity.id)
