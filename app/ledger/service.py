@@ -38,6 +38,7 @@ class Asset(StrEnum):
     GROWTH = "GROWTH"
     ENERGY = "ENERGY"
     CO2E_GRAMS = "CO2E_GRAMS"
+    CERTIFIED_GRAMS = "CERTIFIED_GRAMS"  # certified inventory (inventory:certified), not a player's
 
 
 LINE_COLUMNS = {"transaction_id": "uuid", "account_id": "bigint", "seq": "bigint", "asset": "text",
