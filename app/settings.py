@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     partner_link_code_ttl_seconds: int = Field(
         default=900, ge=60, le=86400,
         description="How long a link code from createPartnerLinkCode can be given to a partner")
+    partner_link_offer_ttl_days: int = Field(
+        default=30, ge=1, le=365,
+        description="How long a partner's offer to link by phone number waits for the person to accept")
     partner_max_records: int = 1000
     partner_max_body_bytes: int = 4 * 1024 * 1024
     partner_rate_limit: int = Field(

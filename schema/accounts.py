@@ -20,7 +20,12 @@ from schema.activities import Activity, activities_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
-from schema.partner_links import PartnerLinkType, partner_links_of
+from schema.partner_links import (
+    PartnerLinkOfferType,
+    PartnerLinkType,
+    partner_link_offers_of,
+    partner_links_of,
+)
 from schema.permissions import IsAdmin, IsAuthenticated, Public, SelfOrStaff, requires_role
 from schema.planet import Planet, planet_of
 from schema.shop import Order, orders_of
@@ -37,6 +42,8 @@ class PlayerType:
     city: str | None
     avatar_url: str | None
     created_at: datetime
+    closed_at: datetime | None = strawberry.field(default=None, description=(
+        "When the player closed the account (their personal data is erased); null while open."))
 
     @strawberry.field(permission_classes=[SelfOrStaff])
     async def balances(self, info: Info) -> Balances:
@@ -69,6 +76,12 @@ class PlayerType:
     async def partner_links(self, info: Info) -> list[PartnerLinkType]:
         return await partner_links_of(info, str(self.id))
 
+    @strawberry.field(permission_classes=[SelfOrStaff], description=(
+        "Partners' open offers to link their id for this person, sent with the phone number "
+        "the partner holds: shown to the player whose verified phone it is, oldest first."))
+    async def partner_link_offers(self, info: Info) -> list[PartnerLinkOfferType]:
+        return await partner_link_offers_of(info, str(self.id))
+
     @strawberry.field(permission_classes=[SelfOrStaff], description="Shop orders, newest first.")
     async def orders(self, info: Info, first: int | None = None,
                      after: str | None = None) -> Connection[Order]:
@@ -88,6 +101,7 @@ class PlayerType:
             city=player.city,
             avatar_url=player.avatar_url,
             created_at=player.created_at,
+            closed_at=player.closed_at,
         )
 
 

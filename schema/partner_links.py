@@ -11,7 +11,8 @@ from strawberry.types import Info
 from app import ratelimit
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_
-from app.partner_links.service import LinkSummary, PartnerLinks
+from app.partner_links.models import PartnerLink
+from app.partner_links.service import LinkSummary, OfferSummary, PartnerLinks
 from schema.errors import UserError, user_errors
 from schema.permissions import IsAuthenticated
 
@@ -37,9 +38,39 @@ class PartnerLinkType:
         ref = s.link.external_id
         return cls(
             id=strawberry.ID(str(s.link.id)), partner_id=s.link.partner_id, partner=s.partner_name,
-            reference_hint="…" + ref[-4:] if len(ref) > 4 else ref, since=s.link.created_at,
+            reference_hint=_hint(ref), since=s.link.created_at,
             removed_at=s.link.removed_at, contribution_grams=s.contribution_grams,
             contribution_points=s.contribution_points)
+
+
+def _hint(ref: str) -> str:
+    return "…" + ref[-4:] if len(ref) > 4 else ref
+
+
+@strawberry.type(name="PartnerLinkOffer", description=(
+    "A partner's offer to link its id for the player, sent with the phone number the partner "
+    "holds: accepting it links as a link code does."))
+class PartnerLinkOfferType:
+    id: strawberry.ID
+    partner_id: str
+    partner: str = strawberry.field(description="The partner's name.")
+    reference_hint: str = strawberry.field(
+        description="The last characters of the partner's id for the player.")
+    offered_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def from_summary(cls, s: OfferSummary) -> PartnerLinkOfferType:
+        return cls(id=strawberry.ID(str(s.offer.id)), partner_id=s.offer.partner_id,
+                   partner=s.partner_name, reference_hint=_hint(s.offer.external_id),
+                   offered_at=s.offer.created_at, expires_at=s.offer.expires_at)
+
+
+@strawberry.type
+class DecidePartnerLinkOfferPayload:
+    link: PartnerLinkType | None = strawberry.field(
+        default=None, description="The link made (null when the offer was declined).")
+    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -60,6 +91,14 @@ class RemovePartnerLinkPayload:
 async def partner_links_of(info: Info, player_id: str) -> list[PartnerLinkType]:
     links = PartnerLinks(info.context.services.settings)
     return [PartnerLinkType.from_summary(s) for s in await links.of_player(player_id)]
+
+
+async def partner_link_offers_of(info: Info, player_id: str) -> list[PartnerLinkOfferType]:
+    player = await info.context.loaders.players.load(player_id)
+    if player is None:
+        return []
+    links = PartnerLinks(info.context.services.settings)
+    return [PartnerLinkOfferType.from_summary(s) for s in await links.offers_for(player)]
 
 
 @strawberry.type
@@ -96,3 +135,21 @@ class PartnerLinksMutation:
             return RemovePartnerLinkPayload(errors=user_errors(exc))
         [summary] = await links.summaries(str(player.id), [link])
         return RemovePartnerLinkPayload(link=PartnerLinkType.from_summary(summary))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated], description=(
+        "Accept (accept: true) or decline a partner's offer sent with the phone number the "
+        "player verified: accepting links the partner's id to this player, so its records "
+        "credit them. Deciding again gives the same answer."))
+    async def decide_partner_link_offer(self, info: Info, id: strawberry.ID,
+                                        accept: bool) -> DecidePartnerLinkOfferPayload:
+        player = await info.context.player()
+        links = PartnerLinks(info.context.services.settings)
+        try:
+            offer = await links.decide_offer(player, str(id), accept)
+        except ServiceError as exc:
+            return DecidePartnerLinkOfferPayload(errors=user_errors(exc))
+        if offer.link_id is None:
+            return DecidePartnerLinkOfferPayload()
+        link = await PartnerLink.get(id=offer.link_id)
+        [summary] = await links.summaries(str(player.id), [link])
+        return DecidePartnerLinkOfferPayload(link=PartnerLinkType.from_summary(summary))

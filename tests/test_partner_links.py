@@ -285,7 +285,7 @@ async def test_the_partner_api_document_says_what_the_link_endpoint_answers(gql,
         Draft202012Validator({**schema, "components": spec["components"]}).validate(answer.json())
         return answer.status_code == int(status)
 
-    [example] = operation["requestBody"]["content"]["application/json"]["examples"].values()
+    example = operation["requestBody"]["content"]["application/json"]["examples"]["link"]
     token = (await gql.login())["accessToken"]
     refused = await post_link(http, "cmb", example["value"])  # the example's code was never given
     assert valid("422", refused) and refused.json()["reason"] == "INVALID_CODE"

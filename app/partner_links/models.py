@@ -52,3 +52,25 @@ class PartnerLinkCode(Model):
 
     class Meta:
         table = "partner_link_code"
+
+
+class PartnerLinkOffer(Model):
+    """A partner's offer to link its id for a person to whoever proves the phone number the
+    partner holds for them. Only a keyed hash of the number is kept (the partner's number is
+    not stored, and a leaked table cannot be reversed by trying every number); the player whose
+    verified phone has that hash sees the offer and accepts or declines it."""
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    partner_id = fields.CharField(max_length=60)
+    external_id = fields.CharField(max_length=200)
+    phone_hash = fields.CharField(max_length=64, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+    link: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.PartnerLink", related_name=False, null=True, on_delete=fields.RESTRICT)
+    link_id: uuid.UUID | None  # the column behind `link`, for type checkers
+
+    class Meta:
+        table = "partner_link_offer"
+        unique_together = (("partner_id", "external_id", "phone_hash"),)

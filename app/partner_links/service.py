@@ -1,14 +1,16 @@
 """Linking a partner's own id for a person to a player, and resolving records by that id.
 
-The partner alone cannot attach a person: the player asks the app for a one-time code for
-that partner (`create_code`) and gives it to the partner, which sends it with its own id
-for the person (`link`). Using the code, creating the link and marking the code used
+The partner alone cannot attach a person. Either the player asks the app for a one-time
+code for that partner (`create_code`) and gives it to the partner, which sends it with its
+own id for the person (`link`); or the partner offers its id with the phone number it holds
+(`offer`) and the player whose verified phone it is accepts the offer (`decide_offer`). Using the code, creating the link and marking the code used
 happen in one transaction, so a refusal changes nothing and a code links at most once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,12 +21,13 @@ from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
+from app.auth.phones import normalise_phone
 from app.clock import utcnow
 from app.credits.models import Activity
 from app.credits.records import MAX_ID_LENGTH, SubjectRef
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
-from app.partner_links.models import PartnerLink, PartnerLinkCode
+from app.partner_links.models import PartnerLink, PartnerLinkCode, PartnerLinkOffer
 from app.settings import Settings
 from app.text import text_problem
 
@@ -67,6 +70,18 @@ class LinkSummary:
     partner_name: str
     contribution_grams: int
     contribution_points: int
+
+
+@dataclass(frozen=True)
+class Offered:
+    offer: PartnerLinkOffer
+    created: bool  # false: the partner sent the same offer again
+
+
+@dataclass(frozen=True)
+class OfferSummary:
+    offer: PartnerLinkOffer
+    partner_name: str
 
 
 def normalise_code(code: str) -> str:
@@ -134,6 +149,96 @@ class PartnerLinks:
         await PartnerLinkCode.filter(id=row.id).update(used_at=now, link_id=link.id)
         return Linked(link, created)
 
+    def phone_hash(self, e164: str) -> str:
+        """A keyed hash of a phone number: equal numbers meet, the table reveals none."""
+        return hmac.new(self.settings.secret_key.encode(), b"partner-link-phone:" + e164.encode(),
+                        hashlib.sha256).hexdigest()
+
+    async def offer(self, partner_id: str, phone: object, external_id: object) -> Offered:
+        """Offer to link `external_id` at `partner_id` to whoever proves `phone`.
+
+        The answer is the same whether or not any player has that number, so a partner
+        learns nothing about who uses the app; a repeated offer is renewed, not doubled."""
+        if not isinstance(phone, str) or not 0 < len(phone) <= 40:
+            raise LinkRefused("INVALID_FIELD", N_('"phone" must be the person\'s mobile number.'))
+        if not isinstance(external_id, str) or not external_id:
+            raise LinkRefused("INVALID_FIELD", N_('"subjectRef" must be a non-empty string.'))
+        problem = text_problem("subjectRef", external_id, max_chars=MAX_ID_LENGTH)
+        if problem is not None:
+            raise LinkRefused("INVALID_FIELD", problem)
+        try:
+            e164 = normalise_phone(phone, self.settings.phone_default_region)
+        except ServiceError as exc:
+            raise LinkRefused("INVALID_FIELD", exc.text) from None
+        expires_at = utcnow() + timedelta(days=self.settings.partner_link_offer_ttl_days)
+        hashed = self.phone_hash(e164)
+        try:
+            offer, created = await PartnerLinkOffer.get_or_create(
+                partner_id=partner_id, external_id=external_id, phone_hash=hashed,
+                defaults={"expires_at": expires_at})
+        except IntegrityError:  # the same offer, sent twice at once
+            offer, created = await PartnerLinkOffer.get(
+                partner_id=partner_id, external_id=external_id, phone_hash=hashed), False
+        if not created and offer.decided_at is None:
+            await PartnerLinkOffer.filter(id=offer.id).update(expires_at=expires_at)
+            offer.expires_at = expires_at
+        return Offered(offer, created)
+
+    async def offers_for(self, player: Player) -> list[OfferSummary]:
+        """Open offers for the player's verified phone number, oldest first."""
+        if not player.phone:
+            return []
+        offers = await PartnerLinkOffer.filter(
+            phone_hash=self.phone_hash(player.phone), decided_at=None, expires_at__gt=utcnow(),
+        ).order_by("created_at", "id")
+        return [OfferSummary(o, self._partner_name(o.partner_id)) for o in offers]
+
+    async def decide_offer(self, player: Player, offer_id: str, accept: bool) -> PartnerLinkOffer:
+        """Accept (the link is made, as by a link code) or decline an offer for the player's phone.
+
+        Deciding again gives the same answer; an offer for another number is not found."""
+        try:
+            wanted: uuid.UUID | None = uuid.UUID(offer_id)
+        except ValueError:
+            wanted = None
+        not_found = ServiceError(ErrorCode.NOT_FOUND, N_("You have no link offer with this id."), "id")
+        if wanted is None or not player.phone:
+            raise not_found
+        try:
+            async with in_transaction():
+                offer = await PartnerLinkOffer.filter(
+                    id=wanted, phone_hash=self.phone_hash(player.phone)).select_for_update().first()
+                if offer is None:
+                    raise not_found
+                if offer.decided_at is not None:
+                    return offer
+                if offer.expires_at <= utcnow():
+                    raise ServiceError(ErrorCode.CONFLICT, N_(
+                        "This link offer has expired; ask the partner to send it again."), "id")
+                if accept:
+                    link = await PartnerLink.filter(partner_id=offer.partner_id,
+                                                    external_id=offer.external_id,
+                                                    active=True).select_for_update().first()
+                    if link is None:
+                        link = await PartnerLink.create(partner_id=offer.partner_id,
+                                                        external_id=offer.external_id,
+                                                        player_id=player.id)
+                    elif link.player_id != player.id:
+                        raise ServiceError(ErrorCode.CONFLICT, N_(
+                            "This id is already linked to another person."), "id")
+                    offer.link_id = link.id
+                offer.decided_at = utcnow()
+                await PartnerLinkOffer.filter(id=offer.id).update(decided_at=offer.decided_at,
+                                                                  link_id=offer.link_id)
+                return offer
+        except IntegrityError:  # a concurrent link of the same id
+            raise ServiceError(ErrorCode.CONFLICT, N_("This id is already linked to another person."),
+                               "id") from None
+
+    def _partner_name(self, partner_id: str) -> str:
+        partner = self.partners.get(partner_id)
+        return partner.name or partner.id if partner else partner_id
+
     async def remove(self, player_id: str, link_id: str) -> PartnerLink:
         """End the player's link (again: no change). Records of its id are refused from now on."""
         try:
@@ -163,10 +268,8 @@ class PartnerLinks:
         summaries = []
         for link in links:
             found = sums.get(f"partner:{link.partner_id}", {})
-            partner = self.partners.get(link.partner_id)
-            summaries.append(LinkSummary(
-                link, partner.name or partner.id if partner else link.partner_id,
-                int(found.get("grams") or 0), int(found.get("points") or 0)))
+            summaries.append(LinkSummary(link, self._partner_name(link.partner_id),
+                                         int(found.get("grams") or 0), int(found.get("points") or 0)))
         return summaries
 
 
