@@ -1,6 +1,6 @@
 from tortoise import migrations
-from tortoise.migrations import operations as ops  # noqa: F401
-from tortoise import fields  # noqa: F401
+from tortoise.migrations import operations as ops
+from tortoise import fields
 
 
 class Migration(migrations.Migration):
@@ -8,4 +8,15 @@ class Migration(migrations.Migration):
 
     initial = False
 
-    operations: list = []
+    operations: list = [
+        ops.AddField(
+            model_name='Player',
+            name='closed_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Player',
+            name='close_key',
+            field=fields.CharField(null=True, max_length=200),
+        ),
+    ]

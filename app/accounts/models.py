@@ -22,6 +22,10 @@ class Player(Model):
     roles: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # set when the player closed the account: its personal data is erased, the row stays
+    # as the pseudonymous owner of ledger lines and activities
+    closed_at = fields.DatetimeField(null=True)
+    close_key = fields.CharField(max_length=200, null=True)  # the closing's idempotency key
 
     class Meta:
         table = "player"
