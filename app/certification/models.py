@@ -17,7 +17,7 @@ class CertifiedBatch(Model):
     a period's sealed and supplementary batches, so no serial repeats. A batch without grams
     has first_serial = last_serial + 1, and an adjustment batch issues no serials: its grams are
     the negative total of the certified activities withdrawn since the previous close.
-    A batch row is written once and never changed.
+    A batch is written in the transaction of its close and never changed afterwards.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -79,7 +79,8 @@ class ActivityWithdrawal(Model):
         "models.Activity", related_name=False, on_delete=fields.RESTRICT)
     activity_id: uuid.UUID  # the column behind `activity`, for type checkers
     previous_status = fields.CharField(max_length=20)
-    reason = fields.CharField(max_length=300)
+    reason = fields.CharField(max_length=40)  # a WithdrawalReason value, shown translated
+    note = fields.CharField(max_length=300, null=True)  # the operator's or partner's words
     withdrawn_by = fields.CharField(max_length=80)
     idempotency_key = fields.CharField(max_length=200, unique=True)
     # asset -> amount taken back through the ledger, and the part the player had already
