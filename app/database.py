@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "app.merchants.models",
     "app.partner_links.models",
     "app.certification.models",
+    "app.market.models",
 ]
 MIGRATIONS_MODULE = "migrations"
 

@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     payout_lease_seconds: int = Field(
         default=60, ge=1, description="A claimed payout is retried after this if its worker died")
     payout_batch_size: int = Field(default=50, ge=1)
+    market_shop_share_percent: int = Field(
+        default=30, ge=0, le=100,
+        description="Percent of each market sale's revenue that funds the points shop "
+                    "(market:shop-fund), rounded down to whole fen")
     settlement_points_per_yuan: int = Field(default=100, ge=1, description="Merchant settlement rate")
     statements_dir: str = "var/statements"
 

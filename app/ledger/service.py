@@ -39,6 +39,7 @@ class Asset(StrEnum):
     ENERGY = "ENERGY"
     CO2E_GRAMS = "CO2E_GRAMS"
     CERTIFIED_GRAMS = "CERTIFIED_GRAMS"  # certified inventory (inventory:certified), not a player's
+    CNY_FEN = "CNY_FEN"  # money in fen: the market's revenue (market:revenue, market:shop-fund)
 
 
 LINE_COLUMNS = {"transaction_id": "uuid", "account_id": "bigint", "seq": "bigint", "asset": "text",

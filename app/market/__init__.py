@@ -1,0 +1,1 @@
+"""The carbon-inclusive market: certified grams sold or retired to buyers, with certificates."""
