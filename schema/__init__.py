@@ -28,6 +28,7 @@ from schema.operation_metrics import OperationMetrics
 from schema.partner_links import PartnerLinksMutation
 from schema.payouts import PayoutQuery
 from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
+from schema.privacy import PrivacyMutation
 from schema.regulator import RegulatorQuery
 from schema.rules import RulesMutation, RulesQuery
 from schema.scalars import AWARE_DATETIME
@@ -38,7 +39,8 @@ log = logging.getLogger("carbon_planet.graphql")
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
                               MerchantQuery, PayoutQuery, RegulatorQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
-                                    ShopMutation, MerchantMutation, PartnerLinksMutation))
+                                    ShopMutation, MerchantMutation, PartnerLinksMutation,
+                                    PrivacyMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 

@@ -199,7 +199,8 @@ class PlanetEvent:
 
 
 async def _entries(rows) -> list[LeaderboardEntry]:
-    players = {str(p.id): p for p in await PlayerModel.filter(id__in=[r.player_id for r in rows])}
+    players = {str(p.id): p for p in await PlayerModel.filter(  # closed accounts show on no board
+        id__in=[r.player_id for r in rows], closed_at=None)}
     return [LeaderboardEntry(rank=r.rank, score=r.score, player=LeaderboardPlayer(
                 id=strawberry.ID(r.player_id), nickname=players[r.player_id].nickname))
             for r in rows if r.player_id in players]

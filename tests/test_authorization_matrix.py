@@ -90,6 +90,8 @@ MUTATIONS: dict[str, Any] = {
     "addMerchantStaff": OPERATOR,
     "createPartnerLinkCode": AUTHENTICATED,
     "removePartnerLink": AUTHENTICATED,
+    "exportMyData": AUTHENTICATED,
+    "closeMyAccount": AUTHENTICATED,
 }
 
 # Callers: None is anonymous; the others are accounts holding exactly these roles.

@@ -22,6 +22,7 @@ from app.i18n.messages import N_, Text
 from app.settings import Settings
 
 ISSUER = "carbon-planet"
+CLOSED = "account_closed"  # the revoke reason of the sessions of a closed account
 
 
 class AuthenticationError(Exception):
@@ -75,6 +76,8 @@ class Sessions:
         return raw
 
     async def start(self, player: Player, method: str) -> IssuedSession:
+        if player.closed_at is not None:  # a closing raced this login: its identity is gone
+            raise ServiceError(ErrorCode.UNAUTHENTICATED, N_("This account was closed."))
         async with in_transaction():
             session = await AuthSession.create(player=player, method=method)
             refresh = await self._new_refresh_token(session)
@@ -90,6 +93,8 @@ class Sessions:
         if token is None:
             raise _refused(N_("Unknown refresh token."))
         session = token.session
+        if session.revoke_reason == CLOSED or session.player.closed_at is not None:
+            raise _refused(N_("This account was closed."))
         if session.revoked_at is not None:
             raise _refused(N_("This session has ended; log in again."))
         if token.expires_at <= utcnow():
@@ -138,7 +143,9 @@ class Sessions:
         session = await AuthSession.filter(
             id=claims["sid"], player_id=claims["sub"], revoked_at=None
         ).select_related("player").first()
-        if session is None:
+        if session is None or session.player.closed_at is not None:
+            if await AuthSession.filter(id=claims["sid"], revoke_reason=CLOSED).exists():
+                raise AuthenticationError(N_("This account was closed."))
             raise AuthenticationError(N_("This session has ended; log in again."))
         player = session.player
         return Principal(str(player.id), str(session.id), parse_roles(player.roles)), player

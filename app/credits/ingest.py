@@ -204,7 +204,8 @@ class Ingestor(SceneCrediting):
         (anything else a partner sends as a subject finds nobody)."""
         wanted = {s for s in subjects if isinstance(s, str) and 0 < len(s) <= MAX_ID_LENGTH}
         by_id = {str(pid): s for s in wanted if (pid := subject_as_player_id(s)) is not None}
-        found = {by_id[str(p.id)]: p for p in await Player.filter(id__in=list(by_id))}
+        found = {by_id[str(p.id)]: p  # a closed account is nobody: it earns nothing more
+                 for p in await Player.filter(id__in=list(by_id), closed_at=None)}
         rest = [s for s in wanted if s not in found]
         if rest:
             links: dict[str, list[Player]] = {}

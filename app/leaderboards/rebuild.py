@@ -6,7 +6,8 @@ board, keeping the latest `created_at` as the tie-break, exactly as the live inc
 script does line by line (it keeps the latest time, so the order of the lines does not
 matter), and writes each board with ZADD. The result equals the boards recorded live.
 
-Notes: the player's *current* city is used for the CITY boards; boards whose expiry has
+Notes: the player's *current* city is used for the CITY boards, and closed accounts are
+left out (they left every board when closed); boards whose expiry has
 already passed are not recreated; activities recorded live while a rebuild runs may be
 lost or counted twice — run it with ingestion paused.
 """
@@ -131,17 +132,20 @@ async def rebuild_from_ledger(redis, timezone: str,
         # PostgreSQL: one array parameter plans far faster than thousands of IN parameters
         if conn.capabilities.dialect == "postgres":
             _, found = await conn.execute_query(
-                "SELECT id, city FROM player WHERE id = ANY($1::uuid[])", [valid])
+                "SELECT id, city, closed_at FROM player WHERE id = ANY($1::uuid[])", [valid])
         else:
-            found = await Player.filter(id__in=valid).values_list("id", "city")
-        cities = {str(pid): city for pid, city in found}
+            found = await Player.filter(id__in=valid).values_list("id", "city", "closed_at")
+        cities = {str(pid): city for pid, city, _ in found}
+        closed = {str(pid) for pid, _, closed_at in found if closed_at is not None}
         # a range on the (account, seq) index: an IN list of thousands of ids gets a
         # sequential scan of the whole ledger from PostgreSQL's planner
         _, rows = await conn.execute_query(
             dialect_sql(conn, "SELECT account_id, amount, created_at FROM ledger_line "
                               "WHERE account_id >= {1} AND account_id <= {2} AND asset = {3}"),
             [accounts[0][0], last_account, Asset.CO2E_GRAMS.value])
-        lines = [(r[0], r[1], r[2]) for r in rows if r[0] in owner_of]
+        # a closed account's lines stay in the ledger but count on no board
+        lines = [(r[0], r[1], r[2]) for r in rows
+                 if r[0] in owner_of and owner_of[r[0]] not in closed]
         # per period (a DAY, WEEK, MONTH or ALL_TIME board id): member -> [grams, k]. A
         # player's GLOBAL and CITY boards of one period hold the same total, so each line
         # is added once per period, not once per board, and each entry is formatted once.

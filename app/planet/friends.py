@@ -22,6 +22,8 @@ MAX_FRIENDS = 500
 
 async def add_friend(player_id: str, friend_id: str) -> None:
     friend = await get_player(friend_id)
+    if friend.closed_at is not None:
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("No such player."), "playerId")
     if str(friend.id) == str(player_id):
         raise ServiceError(ErrorCode.INVALID_INPUT, N_("You cannot add yourself."), "playerId")
     if await Friendship.filter(player_id=player_id).count() >= MAX_FRIENDS:

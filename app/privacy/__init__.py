@@ -1,0 +1,1 @@
+"""A player's own data: exporting it and closing the account."""

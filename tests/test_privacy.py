@@ -1,0 +1,245 @@
+"""A player's data export and account closing, end to end over GraphQL, the partner HTTP
+endpoint and the console."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from app.accounts.models import Player
+from app.clock import utcnow
+from app.ledger.models import LedgerLine
+from app.ledger.service import player_owner
+from app.ledger.verify import verify_ledger
+from app.privacy.closing import CLOSED_NICKNAME
+from app.settings import PartnerConfig
+from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
+from tests.partner_client import CST, send, trip
+from tests.test_console import console_login, csrf_of
+from tests.test_partner_links import BANKS, SECRETS, bank_send, by_ref, link
+
+ALICE_PHONE, BOB_PHONE = "+8613900139001", "+8613900139002"
+OPERATOR_PHONE, REGULATOR_PHONE = "+8613900139091", "+8613900139093"
+ALICE_NICK, BOB_NICK = "绿色出行的阿丽", "步行者Bob"
+ALICE_CARD = "6222-0200-9988-7766"
+AVATAR = "https://img.example.cn/alice.png"
+
+PROFILE = """mutation($input: ProfileInput!) { updateProfile(input: $input) {
+  player { nickname } errors { code message field } } }"""
+EXPORT = """mutation { exportMyData { data generatedAt retryAfterSeconds
+  errors { code message field } } }"""
+CLOSE = """mutation($confirm: Boolean!, $key: String!) {
+  closeMyAccount(confirm: $confirm, idempotencyKey: $key) { closedAt errors { code message field } } }"""
+ADD_FRIEND = """mutation($id: ID!) { addFriend(playerId: $id) { ok errors { code message } } }"""
+ME = """{ me { id nickname city avatarUrl closedAt balances { carbonPoints reductionGrams }
+  friends { id nickname } partnerLinks { id partnerId referenceHint } } }"""
+BOARDS = """query($scope: LeaderboardScope!) { leaderboard(scope: $scope, period: ALL_TIME, first: 50) {
+  entries { rank score player { id nickname } } around { player { id nickname } } } }"""
+OPERATOR_VIEW = """query($id: ID!, $phone: String!) {
+  playerByPhone(phone: $phone) { id nickname }
+  player(id: $id) { id nickname city avatarUrl closedAt roles
+    balances { carbonPoints growth energy reductionGrams }
+    ledger(first: 100) { edges { node { amount asset } } }
+    activities(first: 100) { edges { node { id reductionGrams } } }
+    friends { id nickname } partnerLinks { referenceHint } } }"""
+FIGURES = """query($since: Date!, $until: Date!) { programmeFigures(since: $since, until: $until) {
+  csv days { date participants reductionGrams } } }"""
+RECORDS = """{ partnerRecords(first: 50) { edges { node { payload } } } }"""
+REFRESH = """mutation($t: String!) { refreshSession(refreshToken: $t) {
+  session { accessToken } errors { code message } } }"""
+
+
+@pytest.fixture
+async def banks_app(make_app):
+    return await make_app(partners=[
+        PartnerConfig(id=PARTNER_ID, name="Shenzhen Metro", secrets=PARTNER_SECRETS),
+        *[PartnerConfig(id=bank, name=name, secrets=[SECRETS[bank]]) for bank, name in BANKS.items()]])
+
+
+@pytest.fixture
+async def http(banks_app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=banks_app),
+                                 base_url="http://testserver", headers=ENGLISH) as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http, banks_app) -> GraphQLClient:
+    return GraphQLClient(http, banks_app)
+
+
+async def staff(gql: GraphQLClient, phone: str, role: str) -> str:
+    session = await gql.login(phone)
+    await Player.filter(id=session["player"]["id"]).update(roles=["player", role])
+    return session["accessToken"]
+
+
+async def two_players(gql: GraphQLClient, http: httpx.AsyncClient) -> tuple[dict, dict]:
+    """Alice (profile, a bank card linked, a bank trip and a metro trip, follows Bob) and
+    Bob (a metro trip, follows Alice)."""
+    alice, bob = await gql.login(ALICE_PHONE), await gql.login(BOB_PHONE)
+    for session, nick, city in ((alice, ALICE_NICK, "shenzhen"), (bob, BOB_NICK, "beijing")):
+        changed = await gql(PROFILE, {"input": {"nickname": nick, "city": city,
+                                                "avatarUrl": AVATAR if session is alice else None}},
+                            token=session["accessToken"])
+        assert changed["data"]["updateProfile"]["errors"] == [], changed
+    assert (await link(gql, http, alice["accessToken"], "cmb", ALICE_CARD))["status"] == "linked"
+    assert [r["status"] for r in await bank_send(http, "cmb", [by_ref("c-1", ALICE_CARD)])] \
+        == ["accepted"]
+    sent = await send(http, [trip("m-a", alice["player"]["id"], ago=timedelta(hours=2)),
+                             trip("m-b", bob["player"]["id"], kind="bus", meters=10000, minutes=40)])
+    assert [r["status"] for r in sent.json()["results"]] == ["accepted", "accepted"]
+    for me, other in ((alice, bob), (bob, alice)):
+        added = await gql(ADD_FRIEND, {"id": other["player"]["id"]}, token=me["accessToken"])
+        assert added["data"]["addFriend"]["errors"] == [], added
+    return alice, bob
+
+
+async def test_the_export_holds_the_players_data_and_nobody_elses(gql, http):
+    alice, bob = await two_players(gql, http)
+    result = await gql(EXPORT, token=alice["accessToken"])
+    payload = result["data"]["exportMyData"]
+    assert payload["errors"] == [] and payload["generatedAt"], result
+    raw = payload["data"]
+    data = json.loads(raw)
+
+    assert data["profile"] == {**data["profile"], "id": alice["player"]["id"], "phone": ALICE_PHONE,
+                               "nickname": ALICE_NICK, "city": "shenzhen", "avatarUrl": AVATAR}
+    assert [s["method"] for s in data["sessions"]] == ["phone"]
+    assert not any("token" in key.lower() or "hash" in key.lower()
+                   for s in data["sessions"] for key in s)
+    assert [(p["partnerId"], p["externalId"], p["active"]) for p in data["partnerLinks"]] \
+        == [("cmb", ALICE_CARD, True)]
+    # metro 12850 m = 600 g and 75 points (travel-v1), once from the bank, once from the metro
+    assert [(a["reductionGrams"], a["status"]) for a in data["activities"]] \
+        == [(600, "accepted"), (600, "accepted")]
+    assert all(a["provenance"]["factors"] for a in data["activities"])
+    grams = sum(line["amount"] for line in data["ledgerLines"] if line["asset"] == "CO2E_GRAMS")
+    points = sum(line["amount"] for line in data["ledgerLines"] if line["asset"] == "CARBON_POINT")
+    assert (grams, points) == (1200, 150) == (data["balances"]["CO2E_GRAMS"],
+                                             data["balances"]["CARBON_POINT"])
+    assert data["planet"]["state"]
+    assert data["friends"] == [{"playerId": bob["player"]["id"], "since": data["friends"][0]["since"]}]
+    # nothing of Bob's but the id Alice follows: not his phone, nickname, city or trip
+    for secret in (BOB_PHONE, BOB_PHONE[3:], BOB_NICK, "beijing"):
+        assert secret not in raw
+    assert "code_hash" not in raw and "token_hash" not in raw
+
+    # at most five an hour: the sixth is refused, with the wait
+    for _ in range(4):
+        assert (await gql(EXPORT, token=alice["accessToken"]))["data"]["exportMyData"]["data"]
+    refused = (await gql(EXPORT, token=alice["accessToken"]))["data"]["exportMyData"]
+    assert refused["data"] is None and refused["errors"][0]["code"] == "RATE_LIMITED"
+    assert refused["retryAfterSeconds"] > 0
+    # Bob's allowance is his own
+    assert (await gql(EXPORT, token=bob["accessToken"]))["data"]["exportMyData"]["errors"] == []
+
+
+async def test_closing_erases_the_person_everywhere_and_keeps_the_ledger(gql, http, banks_app):
+    alice, bob = await two_players(gql, http)
+    alice_id = alice["player"]["id"]
+    operator = await staff(gql, OPERATOR_PHONE, "operator")
+    regulator = await staff(gql, REGULATOR_PHONE, "regulator")
+    before = (await gql(OPERATOR_VIEW, {"id": alice_id, "phone": ALICE_PHONE},
+                        token=operator))["data"]
+    assert before["playerByPhone"]["nickname"] == ALICE_NICK
+    lines_before = sorted((line.asset, line.amount) for line in await LedgerLine.filter(
+        account__owner=player_owner(alice_id)))
+    board = (await gql(BOARDS, {"scope": "GLOBAL"}, token=bob["accessToken"]))["data"]
+    assert alice_id in {e["player"]["id"] for e in board["leaderboard"]["entries"]}
+
+    unconfirmed = await gql(CLOSE, {"confirm": False, "key": "close-1"}, token=alice["accessToken"])
+    assert unconfirmed["data"]["closeMyAccount"]["errors"][0]["field"] == "confirm"
+    assert (await Player.get(id=alice_id)).closed_at is None
+    closed = (await gql(CLOSE, {"confirm": True, "key": "close-1"},
+                        token=alice["accessToken"]))["data"]["closeMyAccount"]
+    assert closed["errors"] == [] and closed["closedAt"], closed
+
+    # the old tokens are refused, a retry of the closing too, with the reason
+    for query, variables in ((ME, None), (CLOSE, {"confirm": True, "key": "close-1"})):
+        refused = await gql(query, variables, token=alice["accessToken"])
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert refused["errors"][0]["message"] == "This account was closed."
+    renewed = (await gql(REFRESH, {"t": alice["refreshToken"]}))["data"]["refreshSession"]
+    assert renewed["session"] is None and renewed["errors"][0]["code"] == "UNAUTHENTICATED"
+
+    # every query and page that shows players: no phone number, no nickname
+    seen: list[str] = []
+    bob_view = await gql(ME, token=bob["accessToken"])
+    seen.append(json.dumps(bob_view, ensure_ascii=False))
+    assert bob_view["data"]["me"]["friends"] == []
+    for scope in ("GLOBAL", "CITY", "FRIENDS"):
+        board = await gql(BOARDS, {"scope": scope}, token=bob["accessToken"])
+        assert "errors" not in board, board
+        seen.append(json.dumps(board, ensure_ascii=False))
+        assert alice_id not in seen[-1]
+    refollow = await gql(ADD_FRIEND, {"id": alice_id}, token=bob["accessToken"])
+    assert refollow["data"]["addFriend"]["errors"][0]["code"] == "NOT_FOUND"
+    after = (await gql(OPERATOR_VIEW, {"id": alice_id, "phone": ALICE_PHONE}, token=operator))
+    seen.append(json.dumps(after, ensure_ascii=False))
+    view = after["data"]
+    assert view["playerByPhone"] is None
+    assert view["player"]["nickname"] == CLOSED_NICKNAME and view["player"]["closedAt"]
+    assert (view["player"]["city"], view["player"]["avatarUrl"]) == (None, None)
+    assert view["player"]["friends"] == [] and view["player"]["partnerLinks"] == []
+    seen.append(json.dumps(await gql(RECORDS, token=operator), ensure_ascii=False))
+    today = utcnow().astimezone(CST).date()
+    figures = await gql(FIGURES, {"since": str(today - timedelta(days=1)), "until": str(today)},
+                        token=regulator)
+    assert "errors" not in figures, figures
+    seen.append(json.dumps(figures, ensure_ascii=False))
+
+    # the history stays, under the pseudonymous id: the same lines, the same sums
+    assert view["player"]["balances"] == before["player"]["balances"]
+    assert view["player"]["ledger"] == before["player"]["ledger"]
+    assert view["player"]["activities"] == before["player"]["activities"]
+    assert sorted((line.asset, line.amount) for line in await LedgerLine.filter(
+        account__owner=player_owner(alice_id))) == lines_before
+    assert (await verify_ledger()).ok
+    redis = banks_app.state.services.redis
+    async for key in redis.scan_iter(match="lb:*"):
+        assert await redis.zscore(key, alice_id) is None, key
+
+    # the console's player pages, as an operator
+    transport = httpx.ASGITransport(app=banks_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.test",
+                                 headers={"Accept-Language": "en"}) as console:
+        await console_login(console, banks_app, "+8613900139094", "operator", "regulator")
+        page = await console.get(f"/console/players/{alice_id}")
+        assert page.status_code == 200 and CLOSED_NICKNAME in page.text
+        seen.append(page.text)
+        for path in ("/console/partners", "/console/figures", "/console/shop/orders", "/console/"):
+            page = await console.get(path)
+            assert page.status_code == 200, (path, page.status_code)
+            seen.append(page.text)
+        csrf = csrf_of((await console.get("/console/players")).text)
+        found = await console.post("/console/players", data={"csrf": csrf, "phone": ALICE_PHONE})
+        assert found.status_code == 404
+    everything = "\n".join(seen)
+    for secret in (ALICE_PHONE, ALICE_PHONE[3:], ALICE_NICK, ALICE_CARD, AVATAR):
+        assert secret not in everything, secret
+
+    # the partners' later records name nobody: no more credit for a closed account
+    [by_card] = await bank_send(http, "cmb", [by_ref("c-2", ALICE_CARD)])
+    [by_id] = (await send(http, [trip("m-a2", alice_id)])).json()["results"]
+    assert by_card["status"] != "accepted" and by_id["status"] != "accepted"
+    assert by_id["reason"] == "UNKNOWN_SUBJECT"
+
+    # the same phone number logs in to a new, empty account
+    again = await gql.login(ALICE_PHONE)
+    assert again["player"]["id"] != alice_id and again["player"]["nickname"] != ALICE_NICK
+    fresh = (await gql(ME, token=again["accessToken"]))["data"]["me"]
+    assert fresh["balances"] == {"carbonPoints": 0, "reductionGrams": 0}
+    assert fresh["partnerLinks"] == [] and fresh["closedAt"] is None
+
+
+async def test_a_staff_account_is_not_closed(gql):
+    operator = await staff(gql, OPERATOR_PHONE, "operator")
+    refused = (await gql(CLOSE, {"confirm": True, "key": "k"}, token=operator))["data"]
+    assert refused["closeMyAccount"]["errors"][0]["code"] == "CONFLICT"
+    assert (await gql(ME, token=operator))["data"]["me"]["closedAt"] is None
+    empty_key = (await gql(CLOSE, {"confirm": True, "key": ""}, token=operator))["data"]
+    assert empty_key["closeMyAccount"]["errors"][0]["field"] == "idempotencyKey"
