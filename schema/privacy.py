@@ -24,8 +24,9 @@ EXPORTS_PER_HOUR = 5  # an export reads every row of the player's: not for polli
 class ExportMyDataPayload:
     data: str | None = strawberry.field(default=None, description=(
         "JSON: everything held about the player (profile, identities, sessions, partner "
-        "links, balances, ledger lines, activities with provenance, planet, friends by id, "
-        "orders, merchant payments). No secrets, and nobody else's data."))
+        "links, balances, ledger lines, activities with provenance, certified reductions, "
+        "withdrawals, planet, friends by id, orders, merchant payments). No secrets, and "
+        "nobody else's data."))
     generated_at: datetime | None = None
     retry_after_seconds: int | None = strawberry.field(
         default=None, description="Set with RATE_LIMITED: seconds until another export.")

@@ -121,6 +121,7 @@ async def test_the_export_holds_the_players_data_and_nobody_elses(gql, http):
     points = sum(line["amount"] for line in data["ledgerLines"] if line["asset"] == "CARBON_POINT")
     assert (grams, points) == (1200, 150) == (data["balances"]["CO2E_GRAMS"],
                                              data["balances"]["CARBON_POINT"])
+    assert data["certifiedReductions"] == [] and data["withdrawals"] == []  # no period closed
     assert data["planet"]["state"]
     assert data["friends"] == [{"playerId": bob["player"]["id"], "since": data["friends"][0]["since"]}]
     # nothing of Bob's but the id Alice follows: not his phone, nickname, city or trip

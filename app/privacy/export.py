@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.accounts.models import AuthSession, HostIdentity, MiniProgramIdentity, Player
+from app.certification.models import ActivityWithdrawal, CertifiedActivity
 from app.clock import utcnow
 from app.credits.models import Activity
 from app.ledger.models import LedgerLine
@@ -68,6 +69,23 @@ async def _activities(player_id: str) -> list[dict[str, Any]]:
              "createdAt": _time(a.created_at)} for a in rows]
 
 
+async def _certified(player_id: str) -> list[dict[str, Any]]:
+    """The player's part of each certified batch: grams and serials per activity."""
+    rows = await CertifiedActivity.filter(player_id=player_id).order_by("id") \
+        .select_related("batch")
+    return [{"activityId": str(c.activity_id), "batch": c.batch.code,
+             "period": c.batch.period, "batchKind": c.batch.kind, "kind": c.kind,
+             "grams": c.grams, "serialPrefix": c.batch.serial_prefix,
+             "firstSerial": c.first_serial, "lastSerial": c.last_serial} for c in rows]
+
+
+async def _withdrawals(player_id: str) -> list[dict[str, Any]]:
+    rows = await ActivityWithdrawal.filter(activity__player_id=player_id).order_by("id")
+    return [{"activityId": str(w.activity_id), "reason": w.reason,
+             "note": w.note, "reversed": w.reversed_amounts, "owed": w.owed_amounts,
+             "createdAt": _time(w.created_at)} for w in rows]
+
+
 async def _ledger(player_id: str) -> list[dict[str, Any]]:
     rows = await LedgerLine.filter(account__owner=player_owner(player_id)) \
         .order_by("id").select_related("transaction")
@@ -122,6 +140,8 @@ async def export_player(player: Player) -> dict[str, Any]:
         "balances": {asset.value: amount for asset, amount in (await balances(pid)).items()},
         "ledgerLines": await _ledger(pid),
         "activities": await _activities(pid),
+        "certifiedReductions": await _certified(pid),
+        "withdrawals": await _withdrawals(pid),
         "planet": await _planet(pid),
         "friends": await _friends(pid),
         "orders": await _orders(pid),
