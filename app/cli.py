@@ -11,6 +11,7 @@ from tortoise import Tortoise
 
 from app import database
 from app.auth.roles import Role
+from app.certification.cli import certify_cli
 from app.cli_database import with_database
 from app.i18n import set_language
 from app.merchants.cli import merchants_cli
@@ -326,3 +327,4 @@ cli.add_typer(payouts_cli, name="payouts")
 cli.add_typer(persisted_queries_cli, name="persisted-queries")
 cli.add_typer(merchants_cli, name="merchants")
 cli.add_typer(schema_cli, name="schema")
+cli.add_typer(certify_cli, name="certify")

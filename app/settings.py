@@ -142,6 +142,10 @@ class Settings(BaseSettings):
 
     rules_refresh_seconds: float = Field(default=2.0, gt=0)
     default_timezone: str = "Asia/Shanghai"
+    certification_serial_city: str = Field(
+        default="SZ", min_length=1, max_length=8, pattern=r"^[A-Za-z0-9]+$",
+        description="The city's code at the head of certified batch codes and serials "
+                    "(SZ-2026-11-LOW-CARBON-TRAVEL-V1-000000001)")
     default_language: Literal["zh-CN", "en"] = Field(
         default="zh-CN", description="Language of messages when Accept-Language names none we have")
     cities: list[str] = Field(

@@ -20,6 +20,7 @@ from app.observability import GRAPHQL_ERRORS, request_id_var
 from app.settings import Settings
 from schema.accounts import AccountMutation, AccountQuery
 from schema.activities import CreditsMutation, CreditsQuery
+from schema.certification import CertificationMutation, CertificationQuery
 from schema.context import Context
 from schema.error_codes import CodedExecutor, fallback_code, with_code
 from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
@@ -37,10 +38,12 @@ from schema.shop import ShopMutation, ShopQuery
 log = logging.getLogger("carbon_planet.graphql")
 
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
-                              MerchantQuery, PayoutQuery, RegulatorQuery))
+                              MerchantQuery, PayoutQuery, RegulatorQuery,
+                              CertificationQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
                                     ShopMutation, MerchantMutation, PartnerLinksMutation,
-                                    PrivacyMutation))
+                                    PrivacyMutation,
+                                    CertificationMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 

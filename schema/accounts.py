@@ -17,6 +17,7 @@ from app.auth.sessions import IssuedSession
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
 from schema.activities import Activity, activities_of
+from schema.certification import CertifiedReduction, certified_reductions_of
 from schema.credits import Balances, LedgerEntry, balances_of, ledger_of
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection
@@ -69,6 +70,13 @@ class PlayerType:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Activity]:
         return await activities_of(info.context.loaders, str(self.id), first, after)
+
+    @strawberry.field(permission_classes=[SelfOrStaff], description=(
+        "Which of the player's activities were certified, in which batch and with which "
+        "serials (and withdrawn again, if so), newest first."))
+    async def certified_reductions(self, first: int | None = None,
+                                   after: str | None = None) -> Connection[CertifiedReduction]:
+        return await certified_reductions_of(str(self.id), first, after)
 
     @strawberry.field(permission_classes=[SelfOrStaff], description=(
         "The player's active links to partners, oldest first, each with what that partner's "

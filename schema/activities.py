@@ -11,12 +11,15 @@ import strawberry
 from strawberry.types import Info
 
 from app.auth.roles import Role
+from app.certification.models import ActivityWithdrawal as WithdrawalModel
+from app.certification.withdrawal import reason_text
 from app.credits import queries
 from app.credits.models import Activity as ActivityModel
 from app.credits.models import PartnerRecord as PartnerRecordModel
 from app.errors import ServiceError
 from methodology import Methodology as MethodologyModel
 from methodology import public_caps, public_factors, public_scenes
+from schema.credits import Asset
 from schema.errors import UserError, client_error, user_errors
 from schema.loaders import Loaders, PageKey
 from schema.pagination import (
@@ -32,6 +35,7 @@ from schema.permissions import IsAuthenticated, Public, requires_role
 class ActivityStatus(Enum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
 
 
 @strawberry.type
@@ -94,6 +98,44 @@ class MethodologyRef:
     version: int
 
 
+@strawberry.enum
+class WithdrawalReason(Enum):
+    PARTNER_RECALL = "PARTNER_RECALL"
+    FRAUD = "FRAUD"
+    DUPLICATE = "DUPLICATE"
+    DATA_ERROR = "DATA_ERROR"
+
+
+@strawberry.type
+class AssetAmount:
+    asset: Asset
+    amount: int
+
+
+def _amounts(found: dict[str, int]) -> list[AssetAmount]:
+    return [AssetAmount(asset=Asset(a), amount=int(n)) for a, n in sorted(found.items())]
+
+
+@strawberry.type(description="Why and when an activity was withdrawn, and what was taken back.")
+class ActivityWithdrawal:
+    reason: WithdrawalReason
+    reason_text: str = strawberry.field(description="The reason, in the reader's language.")
+    note: str | None = strawberry.field(description="The operator's or partner's own words.")
+    withdrawn_at: datetime
+    reversed: list[AssetAmount] = strawberry.field(
+        description="Taken back from the player's balances through the ledger "
+                    "(transaction type activity.withdrawal).")
+    owed: list[AssetAmount] = strawberry.field(
+        description="What the player had already spent, so could not be taken back: recorded, "
+                    "not collected.")
+
+    @classmethod
+    def from_model(cls, w: WithdrawalModel) -> ActivityWithdrawal:
+        return cls(reason=WithdrawalReason(w.reason), reason_text=str(reason_text(w.reason)),
+                   note=w.note, withdrawn_at=w.created_at,
+                   reversed=_amounts(w.reversed_amounts), owed=_amounts(w.owed_amounts))
+
+
 @strawberry.type
 class Activity:
     id: strawberry.ID
@@ -124,6 +166,13 @@ class Activity:
             if a.methodology_id and a.methodology_version is not None else None,
             provenance=json.dumps(a.provenance, ensure_ascii=False),
         )
+
+    @strawberry.field(description="Set when the activity was withdrawn (status WITHDRAWN).")
+    async def withdrawal(self, info: Info) -> ActivityWithdrawal | None:
+        if self.status != ActivityStatus.WITHDRAWN:
+            return None
+        found = await info.context.loaders.activity_withdrawals.load(str(self.id))
+        return ActivityWithdrawal.from_model(found) if found else None
 
 
 @strawberry.type

@@ -33,6 +33,9 @@ class LedgerEntry:
     balance_after: int
     created_at: datetime
     hash: str = strawberry.field(description="This line's place in the account's hash chain.")
+    reference: str | None = strawberry.field(default=None, description=(
+        "What the transaction is about, e.g. activity:<id> for an activity's credit or its "
+        "withdrawal (type activity.withdrawal: the activity's withdrawal says why)."))
 
     @classmethod
     def from_model(cls, line: LedgerLine) -> LedgerEntry:
@@ -45,6 +48,7 @@ class LedgerEntry:
             balance_after=line.balance_after,
             created_at=line.created_at,
             hash=line.hash,
+            reference=line.transaction.reference,
         )
 
 

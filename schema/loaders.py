@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.accounts.models import Player
+from app.certification.withdrawal import withdrawals_of
 from app.credits import queries as activities
 from app.ledger import service as ledger
 from app.merchants import service as merchants
@@ -88,6 +89,7 @@ class Loaders:
     player_ledger: DataLoader[PageKey[tuple[int]], list[Any]] = _loader(pages(_ledger_lines))
     player_activities: DataLoader[PageKey[tuple[datetime, uuid.UUID]], list[Any]] = _loader(
         pages(activities.player_activities))
+    activity_withdrawals: DataLoader[str, Any] = _loader(by_id(withdrawals_of))
     player_orders: DataLoader[PageKey[tuple[datetime, uuid.UUID]], list[Any]] = _loader(
         pages(redemption.player_orders))
     friends: DataLoader[str, list[Player]] = _loader(by_id(friends.friends_of_players))

@@ -56,6 +56,7 @@ QUERIES: dict[str, Any] = {
     "payouts": OPERATOR,
     "myMerchant": MERCHANT,
     "programmeFigures": REGULATOR_OR_OPERATOR,
+    "certifiedBatches": PUBLIC,
 }
 
 MUTATIONS: dict[str, Any] = {
@@ -92,6 +93,8 @@ MUTATIONS: dict[str, Any] = {
     "removePartnerLink": AUTHENTICATED,
     "exportMyData": AUTHENTICATED,
     "closeMyAccount": AUTHENTICATED,
+    "closeCertificationPeriod": OPERATOR,
+    "withdrawActivity": OPERATOR,
 }
 
 # Callers: None is anonymous; the others are accounts holding exactly these roles.

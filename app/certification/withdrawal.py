@@ -1,0 +1,161 @@
+"""Withdrawing a credited activity (a partner recalled it, an operator found it fraudulent).
+
+History is not edited: the activity keeps its amounts, its status becomes `withdrawn`, an
+`ActivityWithdrawal` row records who, why and what was reversed, and the reversal is a
+ledger transaction of its own (`activity.withdrawal`, reference `activity:<id>`).
+
+A player may have spent the points already. The reversal takes, per asset, what the
+player's balance holds, never below zero, and records the rest as owed on the withdrawal
+(shown to the player with it); nothing else is taken later.
+
+If the activity was certified, the next close of its methodology version carries it in an
+adjustment batch (`app.certification.service`); the sealed batch is never changed. If it
+was not, it is simply never sealed (only accepted activities are).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tortoise.transactions import in_transaction
+
+from app.certification.models import ActivityWithdrawal, CertifiedActivity
+from app.credits.models import Activity
+from app.errors import ErrorCode, ServiceError
+from app.i18n.messages import N_, LazyMessage
+from app.ledger.service import (
+    ISSUANCE,
+    Asset,
+    Entry,
+    Posting,
+    player_owner,
+    post_many_in_transaction,
+)
+
+WITHDRAWAL_TYPE = "activity.withdrawal"
+REVERSED = (Asset.CARBON_POINT, Asset.GROWTH, Asset.ENERGY, Asset.CO2E_GRAMS)
+
+
+class WithdrawalReason(StrEnum):
+    PARTNER_RECALL = "PARTNER_RECALL"
+    FRAUD = "FRAUD"
+    DUPLICATE = "DUPLICATE"
+    DATA_ERROR = "DATA_ERROR"
+
+
+def reason_text(reason: str) -> LazyMessage:
+    """What the player reads about why an activity was withdrawn."""
+    if reason == WithdrawalReason.PARTNER_RECALL:
+        return N_("The partner that reported this activity recalled it.")
+    if reason == WithdrawalReason.FRAUD:
+        return N_("This activity did not pass the programme's checks.")
+    if reason == WithdrawalReason.DUPLICATE:
+        return N_("This activity was reported twice: it is credited once.")
+    return N_("The record of this activity was wrong.")
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    withdrawal: ActivityWithdrawal
+    activity: Activity
+    certified: bool  # it had been sealed: an adjustment follows in the next close
+    created: bool
+
+
+def _amounts(activity: Activity) -> dict[Asset, int]:
+    return {Asset.CARBON_POINT: activity.points, Asset.GROWTH: activity.growth,
+            Asset.ENERGY: activity.energy, Asset.CO2E_GRAMS: activity.reduction_grams}
+
+
+async def _balances(conn, owner: str) -> dict[Asset, int]:
+    lock = " FOR UPDATE" if conn.capabilities.dialect == "postgres" else ""
+    mark = "$1" if lock else "?"
+    rows = await conn.execute_query_dict(
+        f"SELECT asset, balance FROM ledger_account WHERE owner = {mark} ORDER BY id{lock}", [owner])
+    found = {asset: 0 for asset in Asset}
+    for r in rows:
+        found[Asset(r["asset"])] = int(r["balance"])
+    return found
+
+
+async def _result(withdrawal: ActivityWithdrawal) -> Withdrawn:
+    activity = await Activity.get(id=withdrawal.activity_id)
+    certified = await CertifiedActivity.exists(activity_id=activity.id, kind="certified")
+    return Withdrawn(withdrawal, activity, certified, created=False)
+
+
+def _activity_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(text))
+    except ValueError:
+        raise ServiceError(ErrorCode.NOT_FOUND, N_("There is no such activity."),
+                           "activityId") from None
+
+
+async def withdraw(activity_id: str, reason: str, note: str | None, withdrawn_by: str,
+                   idempotency_key: str) -> Withdrawn:
+    """Withdraw an accepted activity once; the same key (or the activity withdrawn before)
+    returns the first withdrawal."""
+    key = idempotency_key.strip()
+    if not key:
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("An idempotency key is required."),
+                           "idempotencyKey")
+    if reason not in WithdrawalReason.__members__:
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_("Unknown withdrawal reason."), "reason")
+    note = (note or "").strip() or None
+    if note is not None and len(note) > 300:
+        raise ServiceError(ErrorCode.INVALID_INPUT,
+                           N_("At most %(max)s characters.", max=300), "note")
+    wanted = _activity_id(activity_id)
+    if (found := await ActivityWithdrawal.get_or_none(idempotency_key=key)) is not None:
+        if found.activity_id != wanted:
+            raise ServiceError(ErrorCode.CONFLICT, N_(
+                "This idempotency key was used to withdraw another activity."), "idempotencyKey")
+        return await _result(found)
+    async with in_transaction() as conn:
+        activity = await Activity.filter(id=wanted).select_for_update().using_db(conn).first()
+        if activity is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, N_("There is no such activity."),
+                               "activityId")
+        earlier = await ActivityWithdrawal.filter(activity_id=wanted).using_db(conn).first()
+        if earlier is not None:
+            return await _result(earlier)
+        if activity.status != "accepted":
+            raise ServiceError(ErrorCode.INVALID_INPUT, N_(
+                "Only an accepted activity can be withdrawn."), "activityId")
+        owner = player_owner(str(activity.player_id))
+        held = await _balances(conn, owner)
+        taken: dict[Asset, int] = {}
+        owed: dict[Asset, int] = {}
+        for asset, amount in _amounts(activity).items():
+            if amount <= 0:
+                continue
+            taken[asset] = min(amount, max(held[asset], 0))
+            if amount - taken[asset]:
+                owed[asset] = amount - taken[asset]
+        postings: list[Posting] = []
+        for asset, amount in taken.items():
+            if amount:
+                postings += [Posting(owner, asset, -amount), Posting(ISSUANCE, asset, amount)]
+        withdrawal = await ActivityWithdrawal.create(
+            using_db=conn, activity_id=wanted, previous_status=activity.status, reason=reason,
+            note=note, withdrawn_by=withdrawn_by, idempotency_key=key,
+            reversed_amounts={a.value: n for a, n in taken.items() if n},
+            owed_amounts={a.value: n for a, n in owed.items()})
+        await Activity.filter(id=wanted).using_db(conn).update(status="withdrawn")
+        if postings:
+            await post_many_in_transaction([Entry(
+                WITHDRAWAL_TYPE, f"withdrawal:{wanted}", postings, reference=f"activity:{wanted}")])
+    activity.status = "withdrawn"
+    certified = await CertifiedActivity.exists(activity_id=wanted, kind="certified")
+    return Withdrawn(withdrawal, activity, certified, created=True)
+
+
+async def withdrawals_of(activity_ids: Sequence[str]) -> dict[str, ActivityWithdrawal | None]:
+    """Each activity's withdrawal (None when it stands), in one query."""
+    rows = await ActivityWithdrawal.filter(activity_id__in=list(activity_ids))
+    found = {str(w.activity_id): w for w in rows}
+    return {a: found.get(a) for a in activity_ids}
