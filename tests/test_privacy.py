@@ -3,6 +3,7 @@ endpoint and the console."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -244,3 +245,21 @@ async def test_a_staff_account_is_not_closed(gql):
     assert (await gql(ME, token=operator))["data"]["me"]["closedAt"] is None
     empty_key = (await gql(CLOSE, {"confirm": True, "key": ""}, token=operator))["data"]
     assert empty_key["closeMyAccount"]["errors"][0]["field"] == "idempotencyKey"
+
+
+async def test_two_closings_at_once_close_once(gql):
+    session = await gql.login(ALICE_PHONE)
+    variables = {"confirm": True, "key": "close-twice"}
+    results = await asyncio.gather(*(gql(CLOSE, variables, token=session["accessToken"])
+                                     for _ in range(2)))
+    closed_at = set()
+    for result in results:
+        if result.get("errors"):  # authenticated after the other closing had ended the session
+            assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", result
+        else:
+            payload = result["data"]["closeMyAccount"]
+            assert payload["errors"] == [], payload
+            closed_at.add(payload["closedAt"])
+    player = await Player.get(id=session["player"]["id"])
+    assert len(closed_at) == 1 and player.closed_at is not None
+    assert (player.phone, player.nickname, player.close_key) == (None, CLOSED_NICKNAME, "close-twice")
