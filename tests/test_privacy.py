@@ -17,6 +17,7 @@ from app.ledger.service import player_owner
 from app.ledger.verify import verify_ledger
 from app.privacy.closing import CLOSED_NICKNAME
 from app.settings import PartnerConfig
+from tests import test_certification as certification
 from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
 from tests.partner_client import CST, send, trip
 from tests.test_console import console_login, csrf_of
@@ -263,3 +264,34 @@ async def test_two_closings_at_once_close_once(gql):
     player = await Player.get(id=session["player"]["id"])
     assert len(closed_at) == 1 and player.closed_at is not None
     assert (player.phone, player.nickname, player.close_key) == (None, CLOSED_NICKNAME, "close-twice")
+
+
+async def test_closing_leaves_the_certified_batches_as_sealed(make_app):
+    """A certified gram is counted once: the batch, its participants and its hash stay."""
+    app = await make_app(activity_max_age_days=400)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver", headers=ENGLISH) as http:
+        gql = GraphQLClient(http, app)
+        month = certification.month_start(1)
+        period = month.strftime("%Y-%m")
+        alice = await gql.login(ALICE_PHONE)
+        ids = await certification.accepted(http, [
+            trip("old-1", alice["player"]["id"], start=certification.at(month + timedelta(days=1), 8)),
+            trip("old-2", alice["player"]["id"], start=certification.at(month + timedelta(days=4), 18))])
+        operator = await staff(gql, OPERATOR_PHONE, "operator")
+        sealed = await certification.close(gql, operator, period, "seal-1")
+        assert sealed["errors"] == [] and sealed["batch"]["grams"] == 1200, sealed
+        before = (await gql(certification.BATCHES, {"period": period}))["data"]
+
+        exported = json.loads((await gql(EXPORT, token=alice["accessToken"]))
+                              ["data"]["exportMyData"]["data"])
+        part = exported["certifiedReductions"]
+        assert sorted(p["activityId"] for p in part) == sorted(ids)
+        assert {p["batch"] for p in part} == {sealed["batch"]["code"]}
+        assert sum(p["lastSerial"] - p["firstSerial"] + 1 for p in part) == 1200
+
+        closed = await gql(CLOSE, {"confirm": True, "key": "close-c"}, token=alice["accessToken"])
+        assert closed["data"]["closeMyAccount"]["errors"] == []
+        assert (await gql(certification.BATCHES, {"period": period}))["data"] == before
+        again = await certification.close(gql, operator, period, "seal-2")
+        assert again["errors"] == [] and again["batch"] == sealed["batch"], again

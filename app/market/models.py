@@ -77,8 +77,8 @@ class MarketAllocation(Model):
     """Serials first_serial..last_serial (inclusive) of a certified batch, taken by a sale.
 
     No two allocations overlap: the sales take them in order under the cursor lock, and the
-    database refuses an overlap too (unique starts; on PostgreSQL an exclusion constraint,
-    on SQLite a trigger, both added by the migration)."""
+    database refuses an overlap too (unique starts, and an exclusion constraint on
+    PostgreSQL or a trigger on SQLite, both added by the migration)."""
 
     id = fields.BigIntField(primary_key=True)
     sale: fields.ForeignKeyRelation[MarketSale] = fields.ForeignKeyField(
