@@ -12,6 +12,7 @@ import pytest
 
 from app.accounts.models import Player
 from app.clock import utcnow
+from app.leaderboards.rebuild import rebuild_from_ledger
 from app.ledger.models import LedgerLine
 from app.ledger.service import player_owner
 from app.ledger.verify import verify_ledger
@@ -205,6 +206,11 @@ async def test_closing_erases_the_person_everywhere_and_keeps_the_ledger(gql, ht
     redis = banks_app.state.services.redis
     async for key in redis.scan_iter(match="lb:*"):
         assert await redis.zscore(key, alice_id) is None, key
+    # a rebuild from the ledger leaves the closed account out too, and Bob in
+    settings = banks_app.state.services.settings
+    assert await rebuild_from_ledger(redis, settings.default_timezone) == 1  # Bob's one line
+    members = {m async for key in redis.scan_iter(match="lb:*") for m in await redis.zrange(key, 0, -1)}
+    assert members == {bob["player"]["id"]}
 
     # the console's player pages, as an operator
     transport = httpx.ASGITransport(app=banks_app)
