@@ -14,6 +14,7 @@ from app.auth.roles import Role
 from app.certification.cli import certify_cli
 from app.cli_database import with_database
 from app.i18n import set_language
+from app.market.cli import market_cli
 from app.merchants.cli import merchants_cli
 from app.payouts.cli import payouts_cli
 from app.persisted_queries_cli import persisted_queries_cli
@@ -326,5 +327,6 @@ def main() -> None:
 cli.add_typer(payouts_cli, name="payouts")
 cli.add_typer(persisted_queries_cli, name="persisted-queries")
 cli.add_typer(merchants_cli, name="merchants")
+cli.add_typer(market_cli, name="market")
 cli.add_typer(schema_cli, name="schema")
 cli.add_typer(certify_cli, name="certify")

@@ -24,6 +24,7 @@ from schema.certification import CertificationMutation, CertificationQuery
 from schema.context import Context
 from schema.error_codes import CodedExecutor, fallback_code, with_code
 from schema.limits import DocumentChecker, DocumentLimits, DocumentLimitSettings
+from schema.market import MarketMutation, MarketQuery
 from schema.merchants import MerchantMutation, MerchantQuery
 from schema.operation_metrics import OperationMetrics
 from schema.partner_links import PartnerLinksMutation
@@ -38,12 +39,12 @@ from schema.shop import ShopMutation, ShopQuery
 log = logging.getLogger("carbon_planet.graphql")
 
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
-                              MerchantQuery, PayoutQuery, RegulatorQuery,
+                              MerchantQuery, PayoutQuery, RegulatorQuery, MarketQuery,
                               CertificationQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
                                     ShopMutation, MerchantMutation, PartnerLinksMutation,
                                     PrivacyMutation,
-                                    CertificationMutation))
+                                    CertificationMutation, MarketMutation))
 Subscription = merge_types("Subscription", (PlanetSubscription,))
 
 

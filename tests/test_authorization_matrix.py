@@ -56,6 +56,10 @@ QUERIES: dict[str, Any] = {
     "payouts": OPERATOR,
     "myMerchant": MERCHANT,
     "programmeFigures": REGULATOR_OR_OPERATOR,
+    "marketInventory": REGULATOR_OR_OPERATOR,
+    "certificates": REGULATOR_OR_OPERATOR,
+    "certificate": PUBLIC,
+    "buyers": OPERATOR,
     "certifiedBatches": PUBLIC,
 }
 
@@ -91,6 +95,9 @@ MUTATIONS: dict[str, Any] = {
     "addMerchantStaff": OPERATOR,
     "createPartnerLinkCode": AUTHENTICATED,
     "removePartnerLink": AUTHENTICATED,
+    "createBuyer": OPERATOR,
+    "sellCertifiedGrams": OPERATOR,
+    "retireCertifiedGrams": OPERATOR,
     "exportMyData": AUTHENTICATED,
     "closeMyAccount": AUTHENTICATED,
     "closeCertificationPeriod": OPERATOR,
