@@ -219,6 +219,7 @@ async def test_closing_erases_the_person_everywhere_and_keeps_the_ledger(gql, ht
         await console_login(console, banks_app, "+8613900139094", "operator", "regulator")
         page = await console.get(f"/console/players/{alice_id}")
         assert page.status_code == 200 and CLOSED_NICKNAME in page.text
+        assert 'id="closed"' in page.text and "closed this account" in page.text
         seen.append(page.text)
         for path in ("/console/partners", "/console/figures", "/console/shop/orders", "/console/"):
             page = await console.get(path)

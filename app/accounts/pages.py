@@ -16,7 +16,7 @@ from app.console.web import Page, console_page
 
 FIND = "query($phone: String!) { playerByPhone(phone: $phone) { id } }"
 PLAYER = """query($id: ID!, $ledger: String, $activities: String) { player(id: $id) {
-  id nickname city avatarUrl createdAt roles
+  id nickname city avatarUrl createdAt closedAt roles
   balances { carbonPoints growth energy reductionGrams }
   ledger(first: 20, after: $ledger) {
     edges { node { id txId type asset amount balanceAfter createdAt } }
