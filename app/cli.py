@@ -18,6 +18,7 @@ from app.market.cli import market_cli
 from app.merchants.cli import merchants_cli
 from app.payouts.cli import payouts_cli
 from app.persisted_queries_cli import persisted_queries_cli
+from app.regulator.cli import report_command
 from app.settings import get_settings
 from schema.cli import schema_cli
 
@@ -330,3 +331,4 @@ cli.add_typer(merchants_cli, name="merchants")
 cli.add_typer(market_cli, name="market")
 cli.add_typer(schema_cli, name="schema")
 cli.add_typer(certify_cli, name="certify")
+cli.command("report")(report_command)

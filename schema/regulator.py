@@ -1,4 +1,5 @@
-"""Programme figures for the regulator (and operators): aggregates by day and scene."""
+"""Programme figures and the report for the regulator (and operators): aggregates by day
+and scene, certified batches, pseudonyms at most."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from dataclasses import asdict
 from datetime import date
 
 import strawberry
+from strawberry.types import Info
 
 from app.auth.roles import Role
 from app.errors import ServiceError
 from app.regulator import figures as service
 from schema.errors import client_error
 from schema.permissions import requires_role
+from schema.regulator_report import RegulatorReport, regulator_report
 
 IsRegulatorOrOperator = requires_role(Role.REGULATOR, Role.OPERATOR)
 
@@ -64,3 +67,13 @@ class RegulatorQuery:
             days=[DayFigures(**asdict(d)) for d in found.days],
             scenes=[SceneFigures(**asdict(s)) for s in found.scenes],
         )
+
+    @strawberry.field(
+        permission_classes=[IsRegulatorOrOperator],
+        description="The regulator's report for a period (a month, YYYY-MM, by day) or a year "
+                    "(by month): certified batches and their manifest figures, adjustments, "
+                    "grams by scene and participants over time, market sales, the ledger "
+                    "check, and each table as CSV. Aggregates and pseudonyms only.")
+    async def regulator_report(self, info: Info, period: str | None = None,
+                               year: int | None = None) -> RegulatorReport:
+        return await regulator_report(info, period, year)

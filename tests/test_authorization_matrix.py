@@ -56,6 +56,7 @@ QUERIES: dict[str, Any] = {
     "payouts": OPERATOR,
     "myMerchant": MERCHANT,
     "programmeFigures": REGULATOR_OR_OPERATOR,
+    "regulatorReport": REGULATOR_OR_OPERATOR,
     "marketInventory": REGULATOR_OR_OPERATOR,
     "certificates": REGULATOR_OR_OPERATOR,
     "certificate": PUBLIC,

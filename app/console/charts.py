@@ -65,6 +65,8 @@ def line_chart(x: Sequence, series: Sequence[Series], *, title: str, y_label: st
             line.set_gid(f"series-{s.label}")
         ax.set_title(title)
         ax.set_ylabel(y_label)
+        if len(x) > 12:  # a month of days: labels side by side would overlap
+            ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         if percent:
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         else:  # counts and grams: no tick at half a record

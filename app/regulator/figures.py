@@ -80,8 +80,8 @@ async def programme_figures(since: date, until: date) -> ProgrammeFigures:
     _checked_range(since, until)
     # participants are distinct players, so a day's count is not the sum of its scenes':
     # one grouped query per level
-    day_rows = await _totals(since, until, "local_date")
-    scene_rows = await _totals(since, until, "local_date", "kind", "methodology_id",
+    day_rows = await grouped_totals(since, until, "local_date")
+    scene_rows = await grouped_totals(since, until, "local_date", "kind", "methodology_id",
                                "methodology_version")
     return ProgrammeFigures(
         since=since, until=until,
@@ -92,15 +92,18 @@ async def programme_figures(since: date, until: date) -> ProgrammeFigures:
     )
 
 
-async def _totals(since: date, until: date, *keys: str) -> list[dict]:
-    """Accepted activities from `since` to `until`, grouped by `keys`, in their order."""
-    return await Activity.filter(
+async def grouped_totals(since: date, until: date, *keys: str) -> list[dict]:
+    """Accepted activities from `since` to `until`, grouped by `keys`, in their order (no
+    key: one row of totals): participants, activities, grams, total_points."""
+    query = Activity.filter(
         status="accepted", local_date__gte=since, local_date__lte=until,
     ).annotate(
         participants=Count("player_id", distinct=True), activities=Count("id"),
         grams=Sum("reduction_grams"), total_points=Sum("points"),
-    ).group_by(*keys).order_by(*keys).values(
-        *keys, "participants", "activities", "grams", "total_points")
+    )
+    if keys:
+        query = query.group_by(*keys).order_by(*keys)
+    return await query.values(*keys, "participants", "activities", "grams", "total_points")
 
 
 def _amounts(row: dict) -> tuple[int, int, int, int]:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from app.console.charts import Series, bar_chart, line_chart
 from app.console.text import gettext as _
 from app.console.web import Page, console_page
+from app.regulator import report_pages
 
 FIGURES = """query($since: Date!, $until: Date!) { programmeFigures(since: $since, until: $until) {
   since until days { date participants activities reductionGrams points }
@@ -65,4 +66,5 @@ def _charts(found: dict) -> dict[str, Any]:  # template values
 routes = [
     Route("/figures", figures, name="figures"),
     Route("/figures.csv", figures_csv),
+    *report_pages.routes,
 ]
