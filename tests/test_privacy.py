@@ -19,6 +19,7 @@ from app.ledger.verify import verify_ledger
 from app.privacy.closing import CLOSED_NICKNAME
 from app.settings import PartnerConfig
 from tests import test_certification as certification
+from tests import test_host_token_login as host
 from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
 from tests.partner_client import CST, send, trip
 from tests.test_console import console_login, csrf_of
@@ -302,3 +303,22 @@ async def test_closing_leaves_the_certified_batches_as_sealed(make_app):
         assert (await gql(certification.BATCHES, {"period": period}))["data"] == before
         again = await certification.close(gql, operator, period, "seal-2")
         assert again["errors"] == [] and again["batch"] == sealed["batch"], again
+
+
+async def test_a_host_app_player_closes_and_the_same_host_login_is_a_new_player(gql):
+    token = host.hs_token(sub="host-user-77", nickname="小绿的宿主名", city="shenzhen")
+    first = await host.login(gql, token)
+    assert first["errors"] == [], first
+    session = first["session"]
+    exported = json.loads((await gql(EXPORT, token=session["accessToken"]))
+                          ["data"]["exportMyData"]["data"])
+    assert [(h["issuer"], h["subject"]) for h in exported["identities"]["hostApps"]] \
+        == [(host.HS_ISSUER, "host-user-77")]
+    assert exported["profile"]["phone"] is None and exported["profile"]["nickname"] == "小绿的宿主名"
+
+    closed = await gql(CLOSE, {"confirm": True, "key": "host-close"}, token=session["accessToken"])
+    assert closed["data"]["closeMyAccount"]["errors"] == []
+    again = (await host.login(gql, token))["session"]
+    assert again["player"]["id"] != session["player"]["id"]
+    old = await Player.get(id=session["player"]["id"])
+    assert (old.nickname, old.city, old.closed_at is not None) == (CLOSED_NICKNAME, None, True)
