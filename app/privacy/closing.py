@@ -3,11 +3,10 @@
 Erased in one transaction: the phone, nickname (replaced by `CLOSED_NICKNAME`), city and
 avatar; host-app and mini-program identities; the phone's login code; partner-link codes;
 the partner's id in every partner link (the links end) and in the partner records that
-credited the player; friendships both ways. Every
-session is revoked. The player row stays, with `closed_at`, as the owner of ledger lines,
-activities, orders and the planet: those are the programme's accounting and certified
-history, and name only the random player id. Afterwards the player's id leaves every
-leaderboard in Redis.
+credited the player; friendships both ways. Every session is revoked. The player row
+stays, with `closed_at`, as the owner of ledger lines, activities, orders and the planet:
+those are the programme's accounting and certified history, and name only the random
+player id. Afterwards the player's id leaves every leaderboard in Redis.
 """
 
 from __future__ import annotations
