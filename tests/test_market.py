@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import Player
@@ -23,6 +24,7 @@ from app.ledger.service import Asset, Entry, post_many_in_transaction, transfer
 from app.ledger.verify import verify_ledger
 from app.market import service as market
 from app.market.models import Buyer, BuyerKind, MarketAllocation, MarketSale, SaleMode
+from tests.partner_client import CST, send, trip
 
 COMMAND = str(Path(sys.executable).parent / "carbon-planet")
 CLOSED = datetime(2026, 11, 1, 2, tzinfo=UTC)
@@ -45,6 +47,12 @@ LOOKUP = "query($number: String!) { certificate(number: $number) { FIELDS } }".r
     "FIELDS", CERTIFICATE_FIELDS)
 LIST = """query($buyerId: ID) { certificates(buyerId: $buyerId, first: 50) {
   edges { node { number grams } } } }"""
+
+
+@pytest.fixture
+async def app(make_app):
+    """Records months old are accepted (a partner's backlog), so a past month has some."""
+    return await make_app(activity_max_age_days=400)
 
 
 async def operator(gql, phone: str = "+8613800138191") -> str:
@@ -354,3 +362,55 @@ async def test_cli_adds_a_buyer_retires_and_shows_the_inventory(gql, settings):
     assert shown.returncode == 0, shown.stderr
     assert "available" in shown.stdout and "1,500" in shown.stdout
     assert await balance("inventory:certified", Asset.CERTIFIED_GRAMS) == 500
+
+
+CLOSE = """mutation($period: String!, $key: String!) {
+  closeCertificationPeriod(period: $period, methodologyId: "cn-low-carbon-travel", version: 1,
+                           idempotencyKey: $key) {
+    batch { code grams firstSerial lastSerial } adjustment { code grams }
+    errors { code message } } }"""
+WITHDRAW = """mutation($id: ID!, $key: String!) {
+  withdrawActivity(activityId: $id, reason: PARTNER_RECALL, idempotencyKey: $key) {
+    errors { code message } } }"""
+
+
+async def test_grams_sealed_by_closing_a_period_are_sold_with_its_serials(gql, client):
+    """The whole path: partner trips accepted, the month closed, its grams sold; a trip
+    withdrawn afterwards becomes an adjustment that lowers what can still be sold."""
+    today = datetime.now(CST).date()
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    month = (month - timedelta(days=1)).replace(day=1)  # two months back: closed, not current
+    period = month.strftime("%Y-%m")
+    alice = (await gql.login("+8613800138001"))["player"]["id"]
+    records = [trip(f"m{i}", alice, start=datetime(month.year, month.month, 3 + i, 8, tzinfo=CST))
+               for i in range(3)]
+    results = (await send(client, records)).json()["results"]
+    assert [r["status"] for r in results] == ["accepted"] * 3, results
+    token = await operator(gql)
+    closed = (await gql(CLOSE, {"period": period, "key": "close-1"},
+                        token=token))["data"]["closeCertificationPeriod"]
+    assert closed["errors"] == [], closed
+    batch = closed["batch"]
+    assert batch["grams"] > 10
+
+    buyer = await new_buyer(gql, token)
+    cert = (await sell(gql, token, buyer, 10))["certificate"]
+    assert [(r["batchCode"], r["firstSerial"], r["lastSerial"]) for r in cert["ranges"]] == [
+        (batch["code"], batch["firstSerial"], f"{batch['code']}-000000010")]
+    assert cert["periods"] == [period]
+    assert cert["methodologies"] == [{"methodologyId": "cn-low-carbon-travel", "version": 1}]
+    rest = (await sell(gql, token, buyer, batch["grams"] - 10 + 1))["errors"]
+    assert rest[0]["code"] == "OUT_OF_STOCK"
+
+    # one trip withdrawn, the next close adjusts: what is left to sell shrinks by its grams
+    withdrawn = await gql(WITHDRAW, {"id": results[0]["activityId"], "key": "w1"}, token=token)
+    assert withdrawn["data"]["withdrawActivity"]["errors"] == [], withdrawn
+    again = (await gql(CLOSE, {"period": period, "key": "close-2"},
+                       token=token))["data"]["closeCertificationPeriod"]
+    adjustment = again["adjustment"]
+    assert adjustment is not None and adjustment["grams"] < 0
+    inventory = (await gql(INVENTORY, token=token))["data"]["marketInventory"]
+    assert inventory["adjustedGrams"] == -adjustment["grams"]
+    assert inventory["availableGrams"] == batch["grams"] + adjustment["grams"] - 10
+    assert (await sell(gql, token, buyer, inventory["availableGrams"]))["errors"] == []
+    assert (await sell(gql, token, buyer, 1))["errors"][0]["code"] == "OUT_OF_STOCK"
