@@ -14,13 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from app.accounts.models import Player
-from app.certification.service import close_period
-from app.certification.withdrawal import withdraw
-from app.clock import utcnow
 from app.credits.models import Activity
-from app.market.models import BuyerKind, SaleMode
-from app.market.service import create_buyer, sell
-from methodology.registry import default_registry
 from tests.partner_client import CST, send, trip, yesterday_at
 from tests.test_console import browser_like, console_login  # noqa: F401  (fixture)
 
@@ -52,6 +46,17 @@ REPORT = """query($period: String, $year: Int) { regulatorReport(period: $period
   breakdownCsv: csv(table: BREAKDOWN) seriesCsv: csv(table: SERIES)
   participantsCsv: csv(table: PARTICIPANTS) } }"""
 BALANCE = "{ me { balances { reductionGrams carbonPoints } } }"
+CLOSE = """mutation($period: String!, $key: String!) {
+  closeCertificationPeriod(period: $period, methodologyId: "cn-low-carbon-travel", version: 1,
+                           idempotencyKey: $key) {
+    batch { code serialPrefix grams } adjustment { code grams } errors { code message } } }"""
+WITHDRAW = """mutation($id: ID!) { withdrawActivity(activityId: $id, reason: FRAUD,
+  idempotencyKey: "withdraw-1") { certified errors { code message } } }"""
+BUYER = """mutation { createBuyer(name: "绿色会展", kind: EVENT, idempotencyKey: "buyer-1") {
+  buyer { id } errors { code message } } }"""
+RETIRE = """mutation($buyer: ID!) { retireCertifiedGrams(buyerId: $buyer, grams: 1000,
+  priceFenPerTonne: 40000, idempotencyKey: "sale-1") {
+    certificate { grams totalFen shopFundFen } errors { code message } } }"""
 PHONES = ("+8613800138501", "+8613800138502")
 NICKNAMES = ("绿色小明", "Bicycle Betty")
 
@@ -67,10 +72,14 @@ def months_ago(n: int) -> date:
     return date(index // 12, index % 12 + 1, 10)
 
 
-async def regulator(gql) -> str:
-    session = await gql.login("+8613800138593")
-    await Player.filter(id=session["player"]["id"]).update(roles=["player", "regulator"])
+async def staff(gql, phone: str, role: str) -> str:
+    session = await gql.login(phone)
+    await Player.filter(id=session["player"]["id"]).update(roles=["player", role])
     return session["accessToken"]
+
+
+async def regulator(gql) -> str:
+    return await staff(gql, "+8613800138593", "regulator")
 
 
 async def players(gql) -> list[dict]:
@@ -95,10 +104,16 @@ async def credited_in(client, day: date, records: list[dict]) -> list[str]:
     return [str(i) for i in ids]
 
 
-async def certify(settings, day: date, key: str):
-    return await close_period(month_of(day), "cn-low-carbon-travel", 1, "test", key,
-                              timezone=settings.default_timezone, serial_city="SZ",
-                              methodologies=default_registry())
+async def operator(gql) -> str:
+    return await staff(gql, "+8613800138597", "operator")
+
+
+async def certify(gql, operator: str, day: date, key: str) -> dict:
+    """The operator closes the month of `day`: its sealed (or supplementary) batch."""
+    closed = (await gql(CLOSE, {"period": month_of(day), "key": key}, token=operator))["data"][
+        "closeCertificationPeriod"]
+    assert closed["errors"] == [], closed
+    return closed
 
 
 async def ledger_grams(gql, sessions: list[dict]) -> tuple[int, int]:
@@ -123,7 +138,7 @@ def assert_nobody_named(text: str, sessions: list[dict]) -> None:
         assert session["player"]["id"] not in text
 
 
-async def test_a_months_report_equals_the_ledger_and_names_nobody(gql, client, settings):
+async def test_a_months_report_equals_the_ledger_and_names_nobody(gql, client):
     alice, bob = await players(gql)
     day = months_ago(1)
     await credited_in(client, day, [
@@ -132,7 +147,7 @@ async def test_a_months_report_equals_the_ledger_and_names_nobody(gql, client, s
         trip("r-b1", bob["player"]["id"], start=yesterday_at(9)),
         trip("r-b2", bob["player"]["id"], meters=200_000, minutes=10, start=yesterday_at(18)),
     ])
-    closed = await certify(settings, day, "close-1")
+    closed = await certify(gql, await operator(gql), day, "close-1")
     grams, points = await ledger_grams(gql, [alice, bob])
     assert grams > 0
 
@@ -147,9 +162,10 @@ async def test_a_months_report_equals_the_ledger_and_names_nobody(gql, client, s
     assert report["ledgerMatches"] is True
     assert report["certified"]["grams"] == report["certified"]["netGrams"] == grams
     [batch] = report["batches"]
-    assert (batch["code"], batch["kind"], batch["grams"]) == (closed.batch.code, "sealed", grams)
-    assert batch["firstSerial"] == f"{closed.batch.serial_prefix}-000000001"
-    assert batch["lastSerial"] == f"{closed.batch.serial_prefix}-{grams:09d}"
+    assert (batch["code"], batch["kind"], batch["grams"]) == (closed["batch"]["code"], "sealed",
+                                                              grams)
+    assert batch["firstSerial"] == f"{closed['batch']['serialPrefix']}-000000001"
+    assert batch["lastSerial"] == f"{closed['batch']['serialPrefix']}-{grams:09d}"
     by = {(r["dimension"], r["key"]): r for r in report["breakdown"]}
     assert sum(r["grams"] for r in report["breakdown"] if r["dimension"] == "district") == grams
     assert by[("district", "南山区")]["activities"] == 2
@@ -185,23 +201,24 @@ async def test_a_months_report_equals_the_ledger_and_names_nobody(gql, client, s
         (month_of(day), grams)]
 
 
-async def test_adjustments_and_sales_are_shown_and_still_equal_the_ledger(gql, client, settings):
+async def test_adjustments_and_sales_are_shown_and_still_equal_the_ledger(gql, client):
     alice, bob = await players(gql)
     early, late = months_ago(2), months_ago(1)
     first = await credited_in(client, early, [
         trip("s-a1", alice["player"]["id"], start=yesterday_at(8)),
         trip("s-b1", bob["player"]["id"], start=yesterday_at(9))])
-    await certify(settings, early, "close-early")
+    staff_token = await operator(gql)
+    await certify(gql, staff_token, early, "close-early")
     withdrawn = await Activity.get(id=first[1])
-    await withdraw(first[1], "FRAUD", None, "test", "withdraw-1")
+    taken = (await gql(WITHDRAW, {"id": first[1]}, token=staff_token))["data"]["withdrawActivity"]
+    assert taken["certified"] is True, taken
     await credited_in(client, late, [trip("s-a2", alice["player"]["id"], start=yesterday_at(10))])
-    closed = await certify(settings, late, "close-late")
-    assert closed.adjustment is not None
-    buyer = await create_buyer("test", "绿色会展", BuyerKind.EVENT, None, "buyer-1")
-    sold = await sell("test", SaleMode.RETIREMENT, str(buyer.id), 100, 4000, "sale-1",
-                      utcnow(), 10)
-    sold = sold.sale
-    assert sold.grams == 100
+    closed = await certify(gql, staff_token, late, "close-late")
+    assert closed["adjustment"]["grams"] == -withdrawn.reduction_grams
+    buyer = (await gql(BUYER, token=staff_token))["data"]["createBuyer"]["buyer"]
+    sold = (await gql(RETIRE, {"buyer": buyer["id"]}, token=staff_token))["data"][
+        "retireCertifiedGrams"]["certificate"]
+    assert sold["grams"] == 1000 and sold["totalFen"] == 40  # ¥400 a tonne
 
     token = await regulator(gql)
     report = (await gql(REPORT, {"period": month_of(late)}, token=token))["data"][
@@ -221,12 +238,12 @@ async def test_adjustments_and_sales_are_shown_and_still_equal_the_ledger(gql, c
     # the sale was made now: this month's report shows it, the earlier period's serials
     current = (await gql(REPORT, {"period": month_of(datetime.now(CST).date())},
                          token=token))["data"]["regulatorReport"]
-    assert current["market"]["retiredGrams"] == 100 and current["market"]["certificates"] == 1
-    assert current["market"]["revenueFen"] == sold.total_fen
-    assert current["market"]["shopShareFen"] == sold.shop_fund_fen
+    assert current["market"]["retiredGrams"] == 1000 and current["market"]["certificates"] == 1
+    assert current["market"]["revenueFen"] == sold["totalFen"]
+    assert current["market"]["shopShareFen"] == sold["shopFundFen"]
     before = (await gql(REPORT, {"period": month_of(early)}, token=token))["data"][
         "regulatorReport"]
-    assert before["market"]["scopeGramsRetired"] == 100  # serials are taken oldest first
+    assert before["market"]["scopeGramsRetired"] == 1000  # serials are taken oldest first
     assert before["market"]["certificates"] == 0
     # the withdrawn activity left the activity figures and the ledger's credits alike
     assert before["totals"]["activities"] == 1 and before["ledgerMatches"] is True
@@ -256,7 +273,7 @@ async def test_the_cli_writes_csv_files_and_a_printable_report(gql, client, sett
     day = months_ago(1)
     await credited_in(client, day, [trip("c-a1", alice["player"]["id"], start=yesterday_at(8)),
                                     trip("c-b1", bob["player"]["id"], start=yesterday_at(9))])
-    await certify(settings, day, "close-cli")
+    await certify(gql, await operator(gql), day, "close-cli")
     grams, _ = await ledger_grams(gql, [alice, bob])
 
     done = run_report(settings, "--period", month_of(day), "--format", "csv", "--out",
@@ -295,11 +312,11 @@ async def test_the_cli_writes_csv_files_and_a_printable_report(gql, client, sett
 
 
 async def test_the_console_serves_the_report_its_csv_and_printable_document(
-        gql, client, browser_like, app, settings):  # noqa: F811
+        gql, client, browser_like, app):  # noqa: F811
     alice, bob = await players(gql)
     day = months_ago(1)
     await credited_in(client, day, [trip("h-a1", alice["player"]["id"], start=yesterday_at(8))])
-    await certify(settings, day, "close-http")
+    await certify(gql, await operator(gql), day, "close-http")
     c = browser_like
     await console_login(c, app, "+8613800138595", "regulator")
     page = await c.get(f"/console/report?period={month_of(day)}")
