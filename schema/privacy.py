@@ -71,8 +71,9 @@ class PrivacyMutation:
                                idempotency_key: str) -> CloseMyAccountPayload:
         player = await info.context.player()
         try:
+            services = info.context.services
             closed = await close_account(str(player.id), confirm, idempotency_key,
-                                         info.context.services.redis)
+                                         services.settings, services.redis)
         except ServiceError as exc:
             return CloseMyAccountPayload(errors=user_errors(exc))
         return CloseMyAccountPayload(closed_at=closed.closed_at)

@@ -20,6 +20,7 @@ from app.privacy.closing import CLOSED_NICKNAME
 from app.settings import PartnerConfig
 from tests import test_certification as certification
 from tests import test_host_token_login as host
+from tests import test_partner_link_offers as offers
 from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
 from tests.partner_client import CST, send, trip
 from tests.test_console import console_login, csrf_of
@@ -322,3 +323,30 @@ async def test_a_host_app_player_closes_and_the_same_host_login_is_a_new_player(
     assert again["player"]["id"] != session["player"]["id"]
     old = await Player.get(id=session["player"]["id"])
     assert (old.nickname, old.city, old.closed_at is not None) == (CLOSED_NICKNAME, None, True)
+
+
+async def test_partners_link_offers_for_the_phone_go_with_the_account(gql, http):
+    alice = await gql.login(ALICE_PHONE)
+    for bank, ref in (("pingan", "PA-ALICE-1"), ("icbc-sz", "ICBC-ALICE-1")):
+        answer = await offers.offer(http, bank, ref, ALICE_PHONE)
+        assert answer["status"] == "offered", answer
+    shown = {o["partnerId"]: o for o in await offers.offers(gql, alice["accessToken"])}
+    accepted = await gql(offers.DECIDE, {"id": shown["icbc-sz"]["id"], "accept": True},
+                         token=alice["accessToken"])
+    assert accepted["data"]["decidePartnerLinkOffer"]["errors"] == []
+    exported = json.loads((await gql(EXPORT, token=alice["accessToken"]))
+                          ["data"]["exportMyData"]["data"])
+    assert [p["externalId"] for p in exported["partnerLinks"]] == ["ICBC-ALICE-1"]
+
+    closed = await gql(CLOSE, {"confirm": True, "key": "close-o"}, token=alice["accessToken"])
+    assert closed["data"]["closeMyAccount"]["errors"] == []
+    # the new account with the number sees neither the pending offer nor the accepted one
+    fresh = await gql.login(ALICE_PHONE)
+    assert await offers.offers(gql, fresh["accessToken"]) == []
+    # the partner's id is gone from every link and offer: its records name nobody
+    [refused] = await bank_send(http, "icbc-sz", [by_ref("i-1", "ICBC-ALICE-1")])
+    assert (refused["status"], refused["reason"]) == ("rejected", "UNKNOWN_SUBJECT")
+    # a partner offering again makes a new offer, for the person's new account
+    assert (await offers.offer(http, "pingan", "PA-ALICE-1", ALICE_PHONE))["status"] == "offered"
+    [renewed] = await offers.offers(gql, fresh["accessToken"])
+    assert renewed["partnerId"] == "pingan" and renewed["id"] != shown["pingan"]["id"]

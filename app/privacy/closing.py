@@ -2,11 +2,12 @@
 
 Erased in one transaction: the phone, nickname (replaced by `CLOSED_NICKNAME`), city and
 avatar; host-app and mini-program identities; the phone's login code; partner-link codes;
-the partner's id in every partner link (the links end) and in the partner records that
-credited the player; friendships both ways. Every session is revoked. The player row
-stays, with `closed_at`, as the owner of ledger lines, activities, orders and the planet:
-those are the programme's accounting and certified history, and name only the random
-player id. Afterwards the player's id leaves every leaderboard in Redis.
+partners' link offers for the phone; the partner's id in every partner link (the links
+end) and in the partner records that credited the player; friendships both ways. Every
+session is revoked. The player row stays, with `closed_at`, as the owner of ledger lines,
+activities, orders and the planet: those are the programme's accounting and certified
+history, and name only the random player id. Afterwards the player's id leaves every
+leaderboard in Redis.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from app.clock import utcnow
 from app.credits.models import PartnerRecord
 from app.errors import ErrorCode, ServiceError, invalid
 from app.i18n.messages import N_
-from app.partner_links.models import PartnerLink, PartnerLinkCode
+from app.partner_links.models import PartnerLink, PartnerLinkCode, PartnerLinkOffer
+from app.partner_links.service import PartnerLinks
 from app.planet.models import Friendship
+from app.settings import Settings
 
 log = logging.getLogger("carbon_planet.privacy")
 
@@ -60,7 +63,7 @@ def _check(confirm: bool, idempotency_key: str) -> None:
 
 
 async def close_account(player_id: str, confirm: bool, idempotency_key: str,
-                        redis: object | None = None) -> Closed:
+                        settings: Settings, redis: object | None = None) -> Closed:
     """Close the account of `player_id` (again, with any key: the first closing's result).
 
     Staff accounts are refused: an admin removes their roles first, so that closing never
@@ -80,6 +83,7 @@ async def close_account(player_id: str, confirm: bool, idempotency_key: str,
         await HostIdentity.filter(player_id=player.id).using_db(conn).delete()
         await MiniProgramIdentity.filter(player_id=player.id).using_db(conn).delete()
         await PartnerLinkCode.filter(player_id=player.id).using_db(conn).delete()
+        await _erase_link_offers(conn, player, settings)
         await PartnerLink.filter(player_id=player.id, removed_at=None).using_db(conn).update(
             removed_at=now)
         await PartnerLink.filter(player_id=player.id).using_db(conn).update(
@@ -95,6 +99,21 @@ async def close_account(player_id: str, confirm: bool, idempotency_key: str,
     if redis is not None:
         await leave_leaderboards(redis, str(player.id))
     return Closed(str(player.id), now)
+
+
+async def _erase_link_offers(conn, player: Player, settings: Settings) -> None:
+    """Partners' offers for the player's phone number or that made one of their links: the
+    partner's id and the phone's hash go (a fresh account with the number sees none, and a
+    partner offering again makes a new offer)."""
+    linked = PartnerLinkOffer.filter(link__player_id=player.id)
+    offers = await linked.using_db(conn)
+    if player.phone:
+        offers += await PartnerLinkOffer.filter(
+            phone_hash=PartnerLinks(settings).phone_hash(player.phone)).using_db(conn)
+    for offer in {o.id: o for o in offers}.values():
+        await PartnerLinkOffer.filter(id=offer.id).using_db(conn).update(
+            external_id=ERASED_EXTERNAL_ID, phone_hash=f"erased-{offer.id.hex}",
+            decided_at=offer.decided_at or utcnow())
 
 
 async def _erase_partner_record_subjects(conn, player_id: str) -> None:
