@@ -20,10 +20,12 @@ from app.privacy.closing import CLOSED_NICKNAME
 from app.settings import PartnerConfig
 from tests import test_certification as certification
 from tests import test_host_token_login as host
+from tests import test_miniprogram_login as mp
 from tests import test_partner_link_offers as offers
 from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
 from tests.partner_client import CST, send, trip
 from tests.test_console import console_login, csrf_of
+from tests.test_miniprogram_login import alipay_keys, platforms, stub  # noqa: F401  (fixtures)
 from tests.test_partner_links import BANKS, SECRETS, bank_send, by_ref, link
 
 ALICE_PHONE, BOB_PHONE = "+8613900139001", "+8613900139002"
@@ -350,3 +352,24 @@ async def test_partners_link_offers_for_the_phone_go_with_the_account(gql, http)
     assert (await offers.offer(http, "pingan", "PA-ALICE-1", ALICE_PHONE))["status"] == "offered"
     [renewed] = await offers.offers(gql, fresh["accessToken"])
     assert renewed["partnerId"] == "pingan" and renewed["id"] != shown["pingan"]["id"]
+
+
+async def test_a_mini_program_player_closes_and_the_same_openid_is_a_new_player(
+        make_app, platforms, alipay_keys, stub):  # noqa: F811  (the imported fixtures)
+    app = await make_app(**mp.platform_settings(platforms[1], alipay_keys))
+    gql = await mp.client_of(app)
+    first = await mp.wechat(gql, mp.CITY_APP, stub.wechat_code(mp.CITY_APP, "o-close-1", "u-close-1"))
+    token = first["session"]["accessToken"]
+    exported = json.loads((await gql(EXPORT, token=token))["data"]["exportMyData"]["data"])
+    assert [(m["platform"], m["appId"], m["openid"], m["unionid"])
+            for m in exported["identities"]["miniPrograms"]] \
+        == [("wechat", mp.CITY_APP, "o-close-1", "u-close-1")]
+
+    closed = await gql(CLOSE, {"confirm": True, "key": "close-mp"}, token=token)
+    assert closed["data"]["closeMyAccount"]["errors"] == []
+    again = await mp.wechat(gql, mp.CITY_APP, stub.wechat_code(mp.CITY_APP, "o-close-1", "u-close-1"))
+    assert again["errors"] == [] and again["session"]["player"]["id"] != first["session"]["player"]["id"]
+    # the unionid, from another app of the city, finds the new player, not the closed one
+    other = await mp.wechat(gql, mp.METRO_APP, stub.wechat_code(mp.METRO_APP, "o-metro-9", "u-close-1"))
+    assert other["session"]["player"]["id"] == again["session"]["player"]["id"]
+    await gql.http.aclose()
