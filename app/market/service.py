@@ -30,7 +30,7 @@ from datetime import datetime
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.functions import Max, Sum
+from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from app import audit
@@ -244,15 +244,15 @@ async def sell(actor_id: str, mode: SaleMode, buyer_id: str, grams: int,
         raise _short(available)
     try:
         async with in_transaction():
-            sale = await _sell_in_transaction(actor_id, mode, buyer, grams, price_fen_per_tonne,
-                                              key, now, shop_share_percent, note)
+            return await _sell_in_transaction(actor_id, mode, buyer, grams,
+                                              price_fen_per_tonne, key, now, shop_share_percent,
+                                              note)
     except IntegrityError:
         # a concurrent request with the same key made the sale first
         found = await _replay(key, mode, buyer_id, grams, price_fen_per_tonne)
         if found is None:
             raise
         return found
-    return (await _certificates([sale]))[0]
 
 
 async def _lock_cursor() -> int:
@@ -268,27 +268,39 @@ async def _lock_cursor() -> int:
     return int(rows[0]["certificates"])
 
 
+TAKEN = """
+SELECT b.id, b.first_serial, b.last_serial,
+       (SELECT MAX(a.last_serial) FROM market_allocation a WHERE a.batch_id = b.id) AS taken
+FROM certified_batch b
+WHERE b.kind <> 'adjustment' AND b.last_serial >= b.first_serial
+ORDER BY b.closed_at, b.id
+"""
+
+
 async def _take_serials(grams: int) -> list[tuple[CertifiedBatch, int, int]]:
-    """The next `grams` serials: (batch, first, last) ranges, oldest batch first."""
-    taken = {int(r["batch_id"]): int(r["last"]) for r in await MarketAllocation.annotate(
-        last=Max("last_serial")).group_by("batch_id").values("batch_id", "last")}
-    ranges = []
+    """The next `grams` serials: (batch, first, last) ranges, oldest batch first. Each
+    batch's last serial taken is one lookup in the (batch, last_serial) unique index."""
+    conn = connections.get("default")
+    spans = []
     wanted = grams
-    for batch in await CertifiedBatch.exclude(kind="adjustment").order_by("closed_at", "id"):
-        start = max(batch.first_serial, taken.get(batch.id, batch.first_serial - 1) + 1)
-        if start > batch.last_serial:
+    for row in await conn.execute_query_dict(TAKEN):
+        first, last = int(row["first_serial"]), int(row["last_serial"])
+        start = first if row["taken"] is None else max(first, int(row["taken"]) + 1)
+        if start > last:
             continue
-        last = min(batch.last_serial, start + wanted - 1)
-        ranges.append((batch, start, last))
-        wanted -= last - start + 1
+        end = min(last, start + wanted - 1)
+        spans.append((int(row["id"]), start, end))
+        wanted -= end - start + 1
         if not wanted:
-            return ranges
+            batches = {b.id: b for b in await CertifiedBatch.filter(
+                id__in=[batch_id for batch_id, _, _ in spans])}
+            return [(batches[batch_id], start, end) for batch_id, start, end in spans]
     raise _short(grams - wanted)
 
 
 async def _sell_in_transaction(actor_id: str, mode: SaleMode, buyer: Buyer, grams: int,
                                price: int, key: str, now: datetime, share_percent: int,
-                               note: str | None) -> MarketSale:
+                               note: str | None) -> Certificate:
     issued = await _lock_cursor()
     available = await available_grams()
     if grams > available:
@@ -328,7 +340,9 @@ async def _sell_in_transaction(actor_id: str, mode: SaleMode, buyer: Buyer, gram
     await audit.record(actor_id, f"market.{mode.value.lower()}", "certificate", number,
                        after={"buyer": str(buyer.id), "grams": grams, "price": price,
                               "total_fen": total, "shop_fund_fen": shop})
-    return sale
+    return Certificate(sale, buyer, [SerialRange(
+        b.id, b.code, b.serial_prefix, b.period, b.methodology_id, b.methodology_version,
+        first, last) for b, first, last in ranges])
 
 
 def certificate_digest(number: str, mode: SaleMode, buyer: Buyer, grams: int, price: int,
