@@ -118,7 +118,7 @@ async def certified_reductions_of(player_id: str, first: int | None,
                                   after: str | None) -> Connection[CertifiedReduction]:
     """A player's certified (and withdrawn) activities, newest first."""
     async def fetch(n: int, key: tuple | None) -> list[CertifiedActivityModel]:
-        query = CertifiedActivityModel.filter(player_id=player_id)
+        query = CertifiedActivityModel.filter(activity__player_id=player_id)
         if key is not None:
             query = query.filter(id__lt=int(key[0]))
         return list(await query.order_by("-id").limit(n).prefetch_related("batch"))

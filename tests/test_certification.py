@@ -274,7 +274,7 @@ async def test_the_cli_closes_a_period_and_lists_it(gql, client, settings):
     assert closed.returncode == 0, closed.stderr
     code = f"SZ-{period}-LOW-CARBON-TRAVEL-V1"
     assert closed.stdout.startswith(f"{code}  sealed")
-    assert "sealed 1 activities" in closed.stderr  # progress
+    assert "hashed 1 activities" in closed.stderr  # progress
     listed = run_cli(settings, "list", "--period", period, "--json")
     [batch] = json.loads(listed.stdout)
     assert (batch["code"], batch["activity_count"], batch["first_serial"]) == (code, 1, 1)

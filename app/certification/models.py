@@ -51,22 +51,32 @@ class CertifiedActivity(Model):
     certified once and withdrawn once."""
 
     id = fields.BigIntField(primary_key=True)
+    # relations without database constraints: a close writes a million rows in one
+    # statement, and a foreign key check (a row lock on the activity) per row would double
+    # its time; the rows are only ever written by that statement, from existing rows
     activity: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Activity", related_name=False, on_delete=fields.RESTRICT)
+        "models.Activity", related_name=False, on_delete=fields.RESTRICT, db_constraint=False)
     activity_id: uuid.UUID  # the column behind `activity`, for type checkers
     batch: fields.ForeignKeyRelation[CertifiedBatch] = fields.ForeignKeyField(
-        "models.CertifiedBatch", related_name="activities", on_delete=fields.RESTRICT)
+        "models.CertifiedBatch", related_name="activities", on_delete=fields.RESTRICT,
+        db_constraint=False)
     batch_id: int  # the column behind `batch`, for type checkers
     kind = fields.CharField(max_length=20)  # certified | withdrawn
     grams = fields.BigIntField()
     first_serial = fields.BigIntField()
     last_serial = fields.BigIntField()
-    player_id = fields.UUIDField()  # the activity's player, so a player's part reads one table
+    player_id = fields.UUIDField()  # the activity's player (not indexed: find a player's
+    # rows through activity__player_id, the activity table's index)
+    # what the content hash and the manifest read, as sealed (the activity row is not read
+    # again: a batch's hash is recomputed from these rows alone)
+    scene = fields.CharField(max_length=30)
+    local_date = fields.DateField()
+    partner = fields.CharField(max_length=80)  # the activity's source
 
     class Meta:
         table = "certified_activity"
         unique_together = (("activity", "kind"),)
-        indexes = (("batch_id", "first_serial"), ("player_id", "batch_id"))
+        indexes = (("batch_id", "first_serial"),)
 
 
 class ActivityWithdrawal(Model):

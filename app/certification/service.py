@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -59,9 +59,10 @@ class CloseResult:
 
 SELECT_CERTIFIABLE = """
 INSERT INTO certified_activity (activity_id, batch_id, kind, grams, first_serial, last_serial,
-                                player_id)
-SELECT s.id, {1}, 'certified', s.g, {2} + s.cum - s.g, {2} + s.cum - 1, s.player_id
-FROM (SELECT a.id, a.player_id, a.reduction_grams AS g,
+                                player_id, scene, local_date, partner)
+SELECT s.id, {1}, 'certified', s.g, {2} + s.cum - s.g, {2} + s.cum - 1, s.player_id, s.kind,
+       s.local_date, s.source
+FROM (SELECT a.id, a.player_id, a.reduction_grams AS g, a.kind, a.local_date, a.source,
              SUM(a.reduction_grams) OVER (ORDER BY a.occurred_at, a.id
                                           ROWS UNBOUNDED PRECEDING) AS cum
       FROM activity a
@@ -74,8 +75,9 @@ FROM (SELECT a.id, a.player_id, a.reduction_grams AS g,
 
 SELECT_WITHDRAWN = """
 INSERT INTO certified_activity (activity_id, batch_id, kind, grams, first_serial, last_serial,
-                                player_id)
-SELECT c.activity_id, {1}, 'withdrawn', -c.grams, c.first_serial, c.last_serial, c.player_id
+                                player_id, scene, local_date, partner)
+SELECT c.activity_id, {1}, 'withdrawn', -c.grams, c.first_serial, c.last_serial, c.player_id,
+       c.scene, c.local_date, c.partner
 FROM activity_withdrawal w
 JOIN certified_activity c ON c.activity_id = w.activity_id AND c.kind = 'certified'
 JOIN certified_batch b ON b.id = c.batch_id
@@ -84,25 +86,20 @@ WHERE b.methodology_id = {2} AND b.methodology_version = {3}
                   WHERE x.activity_id = c.activity_id AND x.kind = 'withdrawn')
 """
 
-TOTALS = """SELECT COUNT(*) AS n, COALESCE(SUM(grams), 0) AS g,
-COUNT(DISTINCT player_id) AS p FROM certified_activity WHERE batch_id = {1}"""
+# the hash's lines (HASH_ENCODING) made by the database, in serial order: {day} is the
+# dialect's YYYY-MM-DD of local_date (a withdrawn row has its old serials)
+HASH_LINES = """
+SELECT c.first_serial, c.first_serial || ',' || c.last_serial || ',' || c.activity_id || ','
+       || c.player_id || ',' || c.scene || ',' || {day} || ',' || c.grams AS line
+FROM certified_activity c WHERE c.batch_id = {{1}}"""
+HASH_CHUNK_SQL = HASH_LINES + " AND c.first_serial > {{2}} ORDER BY c.first_serial LIMIT {{3}}"
 
-MANIFEST_GROUPS = """
-SELECT a.kind AS scene, a.source AS partner, COALESCE(p.city, '') AS district,
-       COUNT(*) AS n, SUM(c.grams) AS g
-FROM certified_activity c
-JOIN activity a ON a.id = c.activity_id
-JOIN player p ON p.id = c.player_id
-WHERE c.batch_id = {1}
-GROUP BY a.kind, a.source, COALESCE(p.city, '')
-"""
-
-HASH_ROWS = """
-SELECT c.first_serial, c.last_serial, c.activity_id, c.player_id, a.kind, a.local_date, c.grams
-FROM certified_activity c JOIN activity a ON a.id = c.activity_id
-WHERE c.batch_id = {1} AND c.first_serial > {2}
-ORDER BY c.first_serial LIMIT {3}
-"""
+# the manifest's figures: by scene, partner and district at once (a handful of groups)
+FIGURES = """
+SELECT c.scene, c.partner, COALESCE(p.city, '') AS district, COUNT(*) AS n, SUM(c.grams) AS g
+FROM certified_activity c LEFT JOIN player p ON p.id = c.player_id
+WHERE c.batch_id = {1} GROUP BY c.scene, c.partner, COALESCE(p.city, '')"""
+PARTICIPANTS = "SELECT COUNT(DISTINCT player_id) AS p FROM certified_activity WHERE batch_id = {1}"
 
 WITHDRAWN_SOURCES = """
 SELECT b.code AS code, COUNT(*) AS n, SUM(c.grams) AS g
@@ -125,65 +122,102 @@ async def _rows(conn: Any, template: str, params: list[Any]) -> list[dict[str, A
     return list(await conn.execute_query_dict(dialect_sql(conn, template), params))
 
 
-async def content_hash(conn: Any, batch_id: int, progress: Progress | None = None) -> str:
-    """The batch's SHA-256 (see HASH_ENCODING), read in chunks of HASH_CHUNK rows."""
+@dataclass
+class Scan:
+    """A batch's hash and figures."""
+
+    digest: str
+    activities: int
+    grams: int
+    participants: int
+    by_scene: dict[str, list[int]]
+    by_district: dict[str, list[int]]
+    by_partner: dict[str, list[int]]
+
+
+async def _hash(conn: Any, batch_id: int, progress: Progress | None) -> str:
+    """SHA-256 of the batch's lines, read in serial order: on PostgreSQL through a cursor, on
+    SQLite in chunks of HASH_CHUNK rows (keyset on first_serial)."""
     digest = hashlib.sha256()
-    after = 0
     done = 0
-    while True:
-        rows = await conn.execute_query(dialect_sql(conn, HASH_ROWS),
-                                        [batch_id, after, HASH_CHUNK])
-        rows = rows[1]
-        if not rows:
-            break
-        lines = []
-        for r in rows:
-            local = r[5]
-            lines.append(f"{r[0]},{r[1]},{r[2]},{r[3]},{r[4]},"
-                         f"{local if isinstance(local, str) else local.isoformat()},{r[6]}\n")
-        digest.update("".join(lines).encode())
-        after = int(rows[-1][0])
-        done += len(rows)
+
+    def add(lines: Sequence[Any]) -> None:
+        nonlocal done
+        if lines:
+            digest.update(("\n".join(r[1] for r in lines) + "\n").encode())
+        done += len(lines)
         if progress:
             progress(f"hashed {done:,} activities")
+
+    if _is_postgres(conn):
+        sql = dialect_sql(conn, HASH_LINES.format(day="to_char(c.local_date, 'YYYY-MM-DD')"))
+        async with conn.acquire_connection() as raw:  # the transaction's asyncpg connection
+            cursor = await raw.cursor(sql + " ORDER BY c.first_serial", batch_id)
+            while rows := await cursor.fetch(HASH_CHUNK):
+                add(rows)
+        return digest.hexdigest()
+    sql = dialect_sql(conn, HASH_CHUNK_SQL.format(day="c.local_date"))
+    after = 0
+    while True:
+        rows = (await conn.execute_query(sql, [batch_id, after, HASH_CHUNK]))[1]
+        add(rows)
         if len(rows) < HASH_CHUNK:
-            break
-    return digest.hexdigest()
+            return digest.hexdigest()
+        after = int(rows[-1][0])
 
 
-def _dimension(groups: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
-    found: dict[str, dict[str, int]] = defaultdict(lambda: {"activities": 0, "grams": 0})
-    for g in groups:
-        entry = found[str(g[key])]
-        entry["activities"] += int(g["n"])
-        entry["grams"] += int(g["g"])
-    return dict(sorted(found.items()))
+async def scan(conn: Any, batch_id: int, progress: Progress | None = None) -> Scan:
+    """The batch's hash, then its figures (one GROUP BY, one COUNT DISTINCT)."""
+    digest = await _hash(conn, batch_id, progress)
+    parts: dict[str, dict[str, list[int]]] = {
+        k: defaultdict(lambda: [0, 0]) for k in ("scene", "district", "partner")}
+    for g in await _rows(conn, FIGURES, [batch_id]):
+        for key in parts:
+            entry = parts[key][str(g[key])]
+            entry[0] += int(g["n"])
+            entry[1] += int(g["g"])
+    participants = int((await _rows(conn, PARTICIPANTS, [batch_id]))[0]["p"])
+    return Scan(digest, sum(n for n, _ in parts["scene"].values()),
+                sum(g for _, g in parts["scene"].values()), participants,
+                parts["scene"], parts["district"], parts["partner"])
 
 
-async def _manifest(conn: Any, batch: CertifiedBatch, totals: dict[str, Any],
-                    digest: str) -> dict[str, Any]:
-    groups = await _rows(conn, MANIFEST_GROUPS, [batch.id])
+def _figures(part: dict[str, list[int]]) -> dict[str, dict[str, int]]:
+    return {key: {"activities": n, "grams": g} for key, (n, g) in sorted(part.items())}
+
+
+def _manifest(batch: CertifiedBatch, found: Scan) -> dict[str, Any]:
     return {
         "code": batch.code, "period": batch.period, "kind": batch.kind,
         "methodology": {"id": batch.methodology_id, "version": batch.methodology_version},
-        "activities": int(totals["n"]), "grams": int(totals["g"]),
-        "participants": int(totals["p"]),
-        "by_scene": _dimension(groups, "scene"),
+        "activities": found.activities, "grams": found.grams,
+        "participants": found.participants,
+        "by_scene": _figures(found.by_scene),
         "by_methodology_version": {
             f"{batch.methodology_id} v{batch.methodology_version}":
-                {"activities": int(totals["n"]), "grams": int(totals["g"])}},
-        "by_district": _dimension(groups, "district"),
-        "by_partner": _dimension(groups, "partner"),
-        "content_hash": digest, "hash_encoding": HASH_ENCODING,
+                {"activities": found.activities, "grams": found.grams}},
+        "by_district": _figures(found.by_district),
+        "by_partner": _figures(found.by_partner),
+        "content_hash": found.digest, "hash_encoding": HASH_ENCODING,
     }
+
+
+def _fill(batch: CertifiedBatch, found: Scan) -> None:
+    batch.grams = found.grams
+    batch.activity_count = found.activities
+    batch.participants = found.participants
+    batch.content_hash = found.digest
+    batch.manifest = _manifest(batch, found)
 
 
 async def _lock(conn: Any, prefix: str) -> None:
     """Closes of one period and methodology version take turns (PostgreSQL; SQLite writes
-    one transaction at a time anyway). The lock ends with the transaction."""
+    one transaction at a time anyway). The lock ends with the transaction, and so does the
+    memory given to its sorts (a million rows sorted in memory, not on disk)."""
     if _is_postgres(conn):
         await conn.execute_query("SELECT pg_advisory_xact_lock($1)",
                                  [zlib.crc32(f"certification:{prefix}".encode())])
+        await conn.execute_query("SET LOCAL work_mem = '256MB'")
 
 
 async def _inventory(conn: Any) -> int:
@@ -213,16 +247,10 @@ async def _seal(conn: Any, batch: CertifiedBatch, period: Period,
     await conn.execute_query(dialect_sql(conn, SELECT_CERTIFIABLE), [
         batch.id, batch.first_serial, batch.methodology_id, batch.methodology_version,
         _day(conn, period.start), _day(conn, period.end)])
-    totals = (await _rows(conn, TOTALS, [batch.id]))[0]
     if progress:
-        progress(f"sealed {int(totals['n']):,} activities, {int(totals['g']):,} g; hashing")
-    digest = await content_hash(conn, batch.id, progress)
-    batch.grams = int(totals["g"])
-    batch.activity_count = int(totals["n"])
-    batch.participants = int(totals["p"])
+        progress("serials allocated; hashing")
+    _fill(batch, await scan(conn, batch.id, progress))
     batch.last_serial = batch.first_serial + batch.grams - 1
-    batch.content_hash = digest
-    batch.manifest = await _manifest(conn, batch, totals, digest)
     await batch.save(using_db=conn)
     if batch.grams:
         await post_many_in_transaction([Entry(
@@ -236,19 +264,15 @@ async def _adjust(conn: Any, batch: CertifiedBatch) -> bool:
     False (and nothing kept) when there are none."""
     await conn.execute_query(dialect_sql(conn, SELECT_WITHDRAWN),
                              [batch.id, batch.methodology_id, batch.methodology_version])
-    totals = (await _rows(conn, TOTALS, [batch.id]))[0]
-    if not int(totals["n"]):
+    found = await scan(conn, batch.id)
+    if not found.activities:
         await batch.delete(using_db=conn)
         return False
-    digest = await content_hash(conn, batch.id)
-    withdrawn = -int(totals["g"])
+    withdrawn = -found.grams
     held = await _inventory(conn)
     recovered = min(withdrawn, max(held, 0))
-    batch.grams = int(totals["g"])
-    batch.activity_count = int(totals["n"])
-    batch.participants = int(totals["p"])
-    batch.content_hash = digest
-    manifest = await _manifest(conn, batch, totals, digest)
+    _fill(batch, found)
+    manifest = batch.manifest
     manifest["withdrawn_from"] = {r["code"]: {"activities": int(r["n"]), "grams": int(r["g"])}
                                   for r in await _rows(conn, WITHDRAWN_SOURCES, [batch.id])}
     manifest["recovered_grams"] = recovered
