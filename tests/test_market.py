@@ -5,6 +5,8 @@ the ledger, and 200 concurrent sales that never oversell."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import random
 import subprocess
@@ -111,6 +113,19 @@ async def sell(gql, token: str, buyer_id: str, grams: int, price: int = 4000,
     return result["data"]["retireCertifiedGrams" if retire else "sellCertifiedGrams"]
 
 
+def recomputed_digest(c: dict) -> str:
+    """The certificate's digest from its public fields, as docs/operators/market.md says."""
+    created = datetime.fromisoformat(c["createdAt"]).astimezone(UTC)
+    body = {"number": c["number"], "mode": c["mode"], "buyer": c["buyerName"],
+            "buyer_kind": c["buyerKind"], "grams": c["grams"],
+            "price_fen_per_tonne": c["priceFenPerTonne"], "total_fen": c["totalFen"],
+            "ranges": [{"batch": r["batchCode"], "first": r["firstSerial"],
+                        "last": r["lastSerial"], "grams": r["grams"]} for r in c["ranges"]],
+            "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")}
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 async def balance(owner: str, asset: Asset) -> int:
     account = await LedgerAccount.get_or_none(owner=owner, asset=asset.value)
     return int(account.balance) if account else 0
@@ -150,6 +165,7 @@ async def test_serials_are_taken_in_order_across_batches_and_anyone_can_check_a_
     # the public lookup: no login, the same certificate; a number that does not exist: null
     public = (await gql(LOOKUP, {"number": "cpc-00000002"}))["data"]["certificate"]
     assert public == second
+    assert recomputed_digest(public) == public["digest"]  # anyone can check it
     assert (await gql(LOOKUP, {"number": "CPC-99999999"}))["data"]["certificate"] is None
     listed = (await gql(LIST, {"buyerId": buyer}, token=token))["data"]["certificates"]["edges"]
     assert [e["node"]["number"] for e in listed] == ["CPC-00000002", "CPC-00000001"]

@@ -26,7 +26,7 @@ import json
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
@@ -351,7 +351,7 @@ def certificate_digest(number: str, mode: SaleMode, buyer: Buyer, grams: int, pr
     can recompute it and compare it with the one the public lookup shows."""
     body = {"number": number, "mode": mode.value, "buyer": buyer.name, "buyer_kind": buyer.kind,
             "grams": grams, "price_fen_per_tonne": price, "total_fen": total, "ranges": ranges,
-            "created_at": created_at.isoformat()}
+            "created_at": created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")}
     text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
