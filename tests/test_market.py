@@ -430,3 +430,55 @@ async def test_grams_sealed_by_closing_a_period_are_sold_with_its_serials(gql, c
     assert inventory["availableGrams"] == batch["grams"] + adjustment["grams"] - 10
     assert (await sell(gql, token, buyer, inventory["availableGrams"]))["errors"] == []
     assert (await sell(gql, token, buyer, 1))["errors"][0]["code"] == "OUT_OF_STOCK"
+
+
+async def test_the_console_market_page_sells_and_prints_a_certificate(app):
+    """Operators sell from /console/market and see the certificate; the regulator reads the
+    page without the forms and cannot sell."""
+    import re
+
+    import httpx
+
+    from tests.test_console import console_login, csrf_of
+
+    await certify("SZ-2026-10-TRAVEL-V1", 5_000)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.test",
+                                 headers={"Accept-Language": "en"}) as c:
+        await console_login(c, app, "+8613800138191", "operator")
+        page = await c.get("/console/market")
+        assert page.status_code == 200, page.text
+        assert "5,000 g" in page.text and 'id="sale-form"' in page.text
+        key = re.search(r'id="buyer-form">\s*<input type="hidden" name="csrf" value="[^"]+">\s*'
+                        r'<input type="hidden" name="idempotency_key" value="([^"]+)"',
+                        page.text).group(1)
+        made = await c.post("/console/market/buyers", data={
+            "csrf": csrf_of(page.text), "idempotency_key": key, "name": "Qingdao Expo",
+            "kind": "EVENT", "contact": ""})
+        assert made.status_code == 303, made.text
+        page = await c.get("/console/market")
+        buyer = re.search(r'<option value="([0-9a-f-]{36})"', page.text).group(1)
+        sale_key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
+        form = {"csrf": csrf_of(page.text), "idempotency_key": sale_key, "buyer": buyer,
+                "mode": "RETIREMENT", "price": "4000", "note": "Expo 2026"}
+        too_many = await c.post("/console/market/sales", data={**form, "grams": "6000"})
+        assert too_many.status_code == 400
+        assert "Only 5000 certified grams are available." in too_many.text
+        not_a_number = await c.post("/console/market/sales", data={**form, "grams": "lots"})
+        assert not_a_number.status_code == 400 and "A whole number of grams." in not_a_number.text
+        sold = await c.post("/console/market/sales", data={**form, "grams": "1,200"})
+        assert sold.status_code == 303 and sold.headers["location"].endswith("/CPC-00000001")
+        shown = await c.get(sold.headers["location"])
+        assert shown.status_code == 200
+        assert "SZ-2026-10-TRAVEL-V1-000000001" in shown.text
+        assert "SZ-2026-10-TRAVEL-V1-000001200" in shown.text and "Expo 2026" in shown.text
+        assert (await c.get("/console/market/certificates/CPC-00000009")).status_code == 404
+
+    async with httpx.AsyncClient(transport=transport, base_url="https://console.test",
+                                 headers={"Accept-Language": "en"}) as c:
+        await console_login(c, app, "+8613800138193", "regulator")
+        page = await c.get("/console/market")
+        assert page.status_code == 200 and "CPC-00000001" in page.text
+        assert 'id="sale-form"' not in page.text and "3,800 g" in page.text
+        refused = await c.post("/console/market/sales", data={"csrf": csrf_of(page.text)})
+        assert refused.status_code == 403

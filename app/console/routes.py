@@ -9,6 +9,7 @@ from app.accounts import pages as player_pages
 from app.console.home import home
 from app.console.login import login, logout, switch_language
 from app.credits import pages as partner_pages
+from app.market import pages as market_pages
 from app.merchants import pages as merchant_pages
 from app.payouts import pages as payout_pages
 from app.regulator import pages as regulator_pages
@@ -17,7 +18,7 @@ from app.shop import pages as shop_pages
 
 DOMAIN_ROUTES = (rules_pages.routes, regulator_pages.routes, shop_pages.routes,
                  merchant_pages.routes, payout_pages.routes, partner_pages.routes,
-                 player_pages.routes)
+                 player_pages.routes, market_pages.routes)
 
 
 def console_routes() -> list[BaseRoute]:

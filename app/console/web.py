@@ -30,7 +30,7 @@ STAFF_ROLES = frozenset({"designer", "operator", "merchant", "regulator", "admin
 
 # Packages whose `templates/` folder holds console pages (beside the services they show).
 TEMPLATE_PACKAGES = ("app.console", "app.rulesets", "app.regulator", "app.shop",
-                     "app.merchants", "app.payouts", "app.credits", "app.accounts")
+                     "app.merchants", "app.payouts", "app.credits", "app.accounts", "app.market")
 
 
 def _template_dirs(packages: Iterable[str]) -> list[str]:
