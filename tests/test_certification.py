@@ -250,6 +250,11 @@ async def test_an_uncertified_withdrawn_activity_is_never_sealed_spent_points_ar
     rejected = (await gql(WITHDRAW, {"id": gone, "reason": "FRAUD", "key": "w-g2"},
                           token=operator))["data"]["withdrawActivity"]
     assert rejected["withdrawal"] == done["withdrawal"]  # withdrawn once
+    long_key = (await gql(WITHDRAW, {"id": kept, "reason": "FRAUD", "key": "k" * 201},
+                          token=operator))["data"]["withdrawActivity"]
+    assert long_key["errors"][0]["field"] == "idempotencyKey"
+    long_close = await close(gql, operator, month.strftime("%Y-%m"), "k" * 181)
+    assert long_close["errors"][0]["code"] == "INVALID_INPUT"
     missing = (await gql(WITHDRAW, {"id": "not-an-id", "reason": "FRAUD", "key": "w-x"},
                          token=operator))["data"]["withdrawActivity"]
     assert missing["errors"][0]["code"] == "NOT_FOUND"

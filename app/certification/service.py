@@ -39,6 +39,7 @@ INVENTORY = "inventory:certified"  # what the market sells from: never below zer
 SEAL_TYPE = "certification.seal"
 ADJUSTMENT_TYPE = "certification.adjustment"
 HASH_CHUNK = 50_000
+MAX_KEY_LENGTH = 180  # kept on the batch (200), the adjustment's with ":adjustment" added
 HASH_ENCODING = ("sha256 over one line per certified activity, in serial order: "
                  "first_serial,last_serial,activity_id,player_id,scene,local_date,grams "
                  "and a newline (\\n), UTF-8; ids as lowercase hyphenated UUIDs, local_date "
@@ -317,9 +318,10 @@ async def close_period(period_text: str, methodology_id: str, version: int, clos
     closed); a later close makes a supplementary batch of what arrived since, or, when
     nothing did, returns the period's last batch unchanged. The same idempotency key again
     returns what its first call returned."""
-    if not idempotency_key.strip():
-        raise ServiceError(ErrorCode.INVALID_INPUT, N_("An idempotency key is required."),
-                           "idempotencyKey")
+    if not 0 < len(idempotency_key.strip()) <= MAX_KEY_LENGTH:
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_(
+            "An idempotency key is 1 to %(max)s characters.", max=MAX_KEY_LENGTH),
+            "idempotencyKey")
     period = parse_period(period_text, utcnow(), timezone)
     if methodologies.get(methodology_id, version) is None:
         raise ServiceError(ErrorCode.NOT_FOUND, N_(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.certification.models import ActivityWithdrawal, CertifiedActivity
@@ -36,6 +37,7 @@ from app.ledger.service import (
 )
 
 WITHDRAWAL_TYPE = "activity.withdrawal"
+MAX_KEY_LENGTH = 200
 REVERSED = (Asset.CARBON_POINT, Asset.GROWTH, Asset.ENERGY, Asset.CO2E_GRAMS)
 
 
@@ -100,9 +102,10 @@ async def withdraw(activity_id: str, reason: str, note: str | None, withdrawn_by
     """Withdraw an accepted activity once; the same key (or the activity withdrawn before)
     returns the first withdrawal."""
     key = idempotency_key.strip()
-    if not key:
-        raise ServiceError(ErrorCode.INVALID_INPUT, N_("An idempotency key is required."),
-                           "idempotencyKey")
+    if not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise ServiceError(ErrorCode.INVALID_INPUT, N_(
+            "An idempotency key is 1 to %(max)s characters.", max=MAX_KEY_LENGTH),
+            "idempotencyKey")
     if reason not in WithdrawalReason.__members__:
         raise ServiceError(ErrorCode.INVALID_INPUT, N_("Unknown withdrawal reason."), "reason")
     note = (note or "").strip() or None
@@ -110,11 +113,32 @@ async def withdraw(activity_id: str, reason: str, note: str | None, withdrawn_by
         raise ServiceError(ErrorCode.INVALID_INPUT,
                            N_("At most %(max)s characters.", max=300), "note")
     wanted = _activity_id(activity_id)
-    if (found := await ActivityWithdrawal.get_or_none(idempotency_key=key)) is not None:
-        if found.activity_id != wanted:
-            raise ServiceError(ErrorCode.CONFLICT, N_(
-                "This idempotency key was used to withdraw another activity."), "idempotencyKey")
-        return await _result(found)
+    if (found := await _by_key(key, wanted)) is not None:
+        return found
+    try:
+        return await _withdraw(wanted, reason, note, withdrawn_by, key)
+    except IntegrityError:  # the same key, or the same activity, withdrawn concurrently
+        found = await _by_key(key, wanted)
+        if found is None:
+            earlier = await ActivityWithdrawal.get_or_none(activity_id=wanted)
+            if earlier is None:
+                raise
+            found = await _result(earlier)
+        return found
+
+
+async def _by_key(key: str, wanted: uuid.UUID) -> Withdrawn | None:
+    found = await ActivityWithdrawal.get_or_none(idempotency_key=key)
+    if found is None:
+        return None
+    if found.activity_id != wanted:
+        raise ServiceError(ErrorCode.CONFLICT, N_(
+            "This idempotency key was used to withdraw another activity."), "idempotencyKey")
+    return await _result(found)
+
+
+async def _withdraw(wanted: uuid.UUID, reason: str, note: str | None, withdrawn_by: str,
+                    key: str) -> Withdrawn:
     async with in_transaction() as conn:
         activity = await Activity.filter(id=wanted).select_for_update().using_db(conn).first()
         if activity is None:
