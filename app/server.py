@@ -18,6 +18,7 @@ from app import database
 from app.auth.sms import SmsProvider
 from app.body_limits import BodyLimit, BodyLimitMiddleware
 from app.business_metrics import keep_database_gauges_fresh
+from app.certification.partner_recall import receive_recall
 from app.console.routes import console_routes
 from app.credits.partner_http import body_too_large as partner_body_too_large
 from app.credits.partner_http import receive_activities
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         Route("/readyz", readyz),
         Route("/partner/v1/activities", receive_activities, methods=["POST"]),
         Route("/partner/v1/links", receive_link, methods=["POST"]),
+        Route("/partner/v1/recalls", receive_recall, methods=["POST"]),
         *console_routes(),
     ]
     if settings.metrics_port is None:  # else served on that port (app.metrics_exposition)

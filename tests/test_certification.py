@@ -9,15 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from app.accounts.models import Player
+from app.credits.signatures import sign
 from app.ledger.models import LedgerAccount
 from app.ledger.service import Asset, post, transfer
-from tests.conftest import PARTNER_ID
+from tests.conftest import PARTNER_ID, PARTNER_SECRETS
 from tests.partner_client import CST, send, trip
 
 COMMAND = str(Path(sys.executable).parent / "carbon-planet")
@@ -289,3 +291,49 @@ async def test_the_cli_closes_a_period_and_lists_it(gql, client, settings):
     assert shown["contentHash"] == batch["content_hash"]
     inventory = await LedgerAccount.get(owner="inventory:certified", asset="CERTIFIED_GRAMS")
     assert inventory.balance == batch["grams"]
+
+
+def signed(body: dict, partner: str = PARTNER_ID,
+           secret: str = PARTNER_SECRETS[1]) -> tuple[bytes, dict]:
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    return raw, {"Content-Type": "application/json", "X-Partner-Id": partner,
+                 "X-Timestamp": stamp, "X-Signature": sign(secret, stamp, raw)}
+
+
+async def test_a_partner_recalls_a_record_it_sent(gql, client):
+    alice = await gql.login("+8613800138001")
+    a = alice["player"]["id"]
+    month = month_start(2)
+    [activity] = await accepted(client, [trip("r1", a, start=at(month + timedelta(days=6), 8))])
+    operator = await staff(gql)
+    batch = (await close(gql, operator, month.strftime("%Y-%m"), "k"))["batch"]
+    raw, headers = signed({"recordId": "r1", "reason": "FRAUD", "note": "shaken phone"})
+    first = await client.post("/partner/v1/recalls", content=raw, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json() | {"withdrawnAt": None} == {
+        "recordId": "r1", "activityId": activity, "status": "withdrawn", "certified": True,
+        "withdrawnAt": None}
+    raw, headers = signed({"recordId": "r1"})
+    again = await client.post("/partner/v1/recalls", content=raw, headers=headers)
+    assert again.json()["status"] == "already_withdrawn"
+    me = (await gql(MINE, token=alice["accessToken"]))["data"]["me"]
+    [shown] = [e["node"] for e in me["activities"]["edges"] if e["node"]["id"] == activity]
+    assert (shown["status"], shown["withdrawal"]["reason"]) == ("WITHDRAWN", "FRAUD")
+    assert me["balances"]["carbonPoints"] == 0
+    # the next close adjusts it; the sealed batch stays as it was
+    nxt = await close(gql, operator, month_start(1).strftime("%Y-%m"), "k-next")
+    assert nxt["adjustment"]["grams"] == -batch["grams"]
+    [sealed] = [b for b in (await gql(BATCHES, {"period": month.strftime("%Y-%m")}))["data"][
+        "certifiedBatches"] if b["kind"] == "SEALED"]
+    assert sealed == batch
+    # refused: an unknown record, a bad body, a bad signature
+    for body, status in (({"recordId": "nope"}, 404), ({"recordId": ""}, 400),
+                         ({"recordId": "r1", "reason": "WHIM"}, 400)):
+        raw, headers = signed(body)
+        assert (await client.post("/partner/v1/recalls", content=raw,
+                                  headers=headers)).status_code == status
+    raw, headers = signed({"recordId": "r1"})
+    headers["X-Signature"] = "sha256=" + "0" * 64
+    assert (await client.post("/partner/v1/recalls", content=raw, headers=headers)
+            ).status_code == 401
