@@ -357,19 +357,22 @@ def _entries(part: Any) -> list[tuple[str, tuple[int, int]]]:
     return out
 
 
+# From the ledger's side: a credit's transaction names its activity (`activity:<id>`), and
+# the activity is found by its primary key (a join on the reference would scan).
 LEDGER_CREDITED = """SELECT COALESCE(SUM(l.amount), 0) FROM ledger_line l
   JOIN ledger_transaction t ON t.id = l.transaction_id
   JOIN ledger_account a ON a.id = l.account_id
-  JOIN activity v ON t.reference = 'activity:' || {cast}
-  WHERE t.type = 'ACTIVITY_CREDIT' AND l.asset = 'CO2E_GRAMS' AND a.owner LIKE 'player:%'
-    AND v.status = 'accepted' AND v.local_date >= {s} AND v.local_date <= {u}"""
+  JOIN activity v ON {activity_id} = SUBSTR(t.reference, 10)
+  WHERE l.asset = 'CO2E_GRAMS' AND t.type = 'ACTIVITY_CREDIT' AND t.reference LIKE 'activity:%'
+    AND a.owner LIKE 'player:%' AND v.status = 'accepted' AND v.local_date >= {{1}}
+    AND v.local_date <= {{2}}"""
 
 
 async def _ledger_credited_grams(scope: ReportScope) -> int:
     conn = connections.get("default")
     postgres = conn.capabilities.dialect == "postgres"
     sql = dialect_sql(conn, LEDGER_CREDITED.format(
-        cast="v.id::text" if postgres else "v.id", s="{1}", u="{2}"))
+        activity_id="v.id::text" if postgres else "v.id"))
     return await _scalar(conn, sql, [scope.since, scope.until])
 
 
