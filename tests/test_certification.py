@@ -4,6 +4,7 @@ sealed batch as it was and take the player's points back with a reason."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -337,3 +338,20 @@ async def test_a_partner_recalls_a_record_it_sent(gql, client):
     headers["X-Signature"] = "sha256=" + "0" * 64
     assert (await client.post("/partner/v1/recalls", content=raw, headers=headers)
             ).status_code == 401
+
+
+async def test_concurrent_closes_of_a_month_seal_it_once(gql, client):
+    alice = await gql.login("+8613800138001")
+    month = month_start(2)
+    await accepted(client, [trip(f"cc{i}", alice["player"]["id"], meters=2000,
+                                 start=at(month + timedelta(days=i), 8)) for i in range(1, 6)])
+    operator = await staff(gql)
+    results = await asyncio.gather(*(close(gql, operator, month.strftime("%Y-%m"), f"cc-{i}")
+                                     for i in range(4)))
+    assert [r["errors"] for r in results] == [[]] * 4
+    assert sum(r["created"] for r in results) == 1
+    assert {r["batch"]["code"] for r in results} == {f"SZ-{month:%Y-%m}-LOW-CARBON-TRAVEL-V1"}
+    [batch] = (await gql(BATCHES, {"period": month.strftime("%Y-%m")}))["data"]["certifiedBatches"]
+    assert batch["activityCount"] == 5
+    inventory = await LedgerAccount.get(owner="inventory:certified", asset="CERTIFIED_GRAMS")
+    assert inventory.balance == batch["grams"]
