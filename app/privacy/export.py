@@ -71,7 +71,7 @@ async def _activities(player_id: str) -> list[dict[str, Any]]:
 
 async def _certified(player_id: str) -> list[dict[str, Any]]:
     """The player's part of each certified batch: grams and serials per activity."""
-    rows = await CertifiedActivity.filter(player_id=player_id).order_by("id") \
+    rows = await CertifiedActivity.filter(activity__player_id=player_id).order_by("id") \
         .select_related("batch")
     return [{"activityId": str(c.activity_id), "batch": c.batch.code,
              "period": c.batch.period, "batchKind": c.batch.kind, "kind": c.kind,
