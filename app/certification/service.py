@@ -262,7 +262,9 @@ async def _seal(conn: Any, batch: CertifiedBatch, period: Period,
 
 async def _adjust(conn: Any, batch: CertifiedBatch) -> bool:
     """Withdrawn certified activities not yet adjusted go into `batch` (kind adjustment);
-    False (and nothing kept) when there are none."""
+    False (and nothing kept) when there are none. Closes of other months of the methodology
+    version take turns here, so a withdrawal is adjusted once."""
+    await _lock(conn, f"adjustments:{batch.methodology_id}:{batch.methodology_version}")
     await conn.execute_query(dialect_sql(conn, SELECT_WITHDRAWN),
                              [batch.id, batch.methodology_id, batch.methodology_version])
     found = await scan(conn, batch.id)
