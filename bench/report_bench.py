@@ -50,7 +50,8 @@ LINES = """INSERT INTO ledger_line (transaction_id, account_id, seq, asset, amou
   JOIN ledger_transaction t ON t.idempotency_key = 'activity:' || {activity_id}
   JOIN ledger_account acc ON acc.owner = 'player:' || {player_id_a} AND acc.asset = 'CO2E_GRAMS'
   WHERE a.status = 'accepted'"""
-FLOOR = """SELECT COUNT(*), SUM(reduction_grams), COUNT(DISTINCT player_id) FROM activity
+FLOOR = """SELECT COUNT(*) AS n, SUM(reduction_grams) AS g, COUNT(DISTINCT player_id) AS p
+  FROM activity
   WHERE status = 'accepted' AND local_date >= '{since}' AND local_date <= '{until}'"""
 
 
@@ -100,7 +101,7 @@ async def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         _, rows = await conn.execute_query(FLOOR.format(since=scope.since, until=scope.until))
         floor = time.perf_counter() - t0
-        floor_n = int(list(dict(rows[0]).values())[0])
+        floor_n = int(dict(rows[0])["n"])
 
         def timed_progress(label: str):
             def progress(done: int, total: int) -> None:
