@@ -22,16 +22,10 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from transparency.errors import ProofError as ProofError  # re-exported for callers of this module
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-class ProofError(ValueError):
-    """A proof, size or hash was refused; ``reason`` says why in one sentence."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def leaf_hash(data: bytes) -> bytes:
