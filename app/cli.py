@@ -13,6 +13,7 @@ from app import database
 from app.auth.roles import Role
 from app.cli_database import with_database
 from app.i18n import set_language
+from app.log_cli import log_cli
 from app.merchants.cli import merchants_cli
 from app.payouts.cli import payouts_cli
 from app.persisted_queries_cli import persisted_queries_cli
@@ -326,3 +327,4 @@ cli.add_typer(payouts_cli, name="payouts")
 cli.add_typer(persisted_queries_cli, name="persisted-queries")
 cli.add_typer(merchants_cli, name="merchants")
 cli.add_typer(schema_cli, name="schema")
+cli.add_typer(log_cli, name="log")
