@@ -122,3 +122,30 @@ def test_bad_invocations_are_refused_with_a_reason(tmp_path, log, case):
     run = _run("verify", *args)
     assert run.exit_code == 1
     assert "REFUSED: " in run.output and "Traceback" not in run.output
+
+
+def _ledger_proof(log: MemoryLog, index: int, transaction_id: str) -> dict:
+    """What GraphQL's ledgerProof answers, field for field."""
+    bundle = log.inclusion(index, with_checkpoint=True).to_json()
+    return {"transactionId": transaction_id, "leaf": bundle["leaf"], "leafIndex": index,
+            "treeSize": bundle["tree_size"], "inclusionProof": bundle["proof"], "checkpoint": bundle["checkpoint"]}
+
+
+def test_the_graphql_answer_saved_as_it_is_verifies(tmp_path, log):
+    transaction_id = "00000000-0000-4000-8000-000000000007"
+    answer = {"data": {"ledgerProof": {"__typename": "LedgerProof", **_ledger_proof(log, 7, transaction_id)}}}
+    run = _run("verify", "--key", VKEY, "--proof", _write(tmp_path, "answer.json", answer))
+    assert run.exit_code == 0, run.output
+    assert f"transaction {transaction_id} (credit)" in run.output
+    alone = _write(tmp_path, "proof.json", answer["data"]["ledgerProof"])
+    assert _run("verify", "--key", VKEY, "--proof", alone).exit_code == 0
+
+
+def test_a_leaf_of_another_transaction_than_claimed_is_refused(tmp_path, log):
+    answer = _ledger_proof(log, 7, "00000000-0000-4000-8000-000000000008")
+    run = _run("verify", "--key", VKEY, "--proof", _write(tmp_path, "answer.json", answer))
+    assert run.exit_code == 1
+    assert "the leaf is not the transaction 00000000-0000-4000-8000-000000000008" in run.output
+    answer = {**_ledger_proof(log, 7, "x"), "leaf_index": 7}  # camelCase and snake_case mixed
+    run = _run("verify", "--key", VKEY, "--proof", _write(tmp_path, "mixed.json", answer))
+    assert run.exit_code == 1 and "unknown fields: leaf_index" in run.output

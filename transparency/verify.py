@@ -1,14 +1,19 @@
 """Offline verification: a leaf against a signed checkpoint, and two checkpoints against each other.
 
-The proofs travel as small JSON objects (what the log's HTTP and GraphQL answers carry, and
-what ``carbon-planet log verify`` reads), hashes and leaf bytes in standard base64::
+The proofs travel as small JSON objects, hashes and leaf bytes in standard base64. An
+inclusion proof::
 
-    inclusion:   {"leaf": "<leaf bytes>", "leaf_hash": "<32 bytes>", "leaf_index": 5,
-                  "tree_size": 10, "proof": ["<32 bytes>", ...], "checkpoint": "<signed note>"}
-    consistency: {"size1": 7, "size2": 10, "proof": ["<32 bytes>", ...]}
+    {"leaf": "<leaf bytes>", "leaf_hash": "<32 bytes>", "leaf_index": 5, "tree_size": 10,
+     "proof": ["<32 bytes>", ...], "checkpoint": "<signed note>", "transaction_id": "<id>"}
 
-In an inclusion proof, ``leaf`` or ``leaf_hash`` may be left out (not both; when both are
-there they must agree), and so may ``checkpoint`` when the verifier has it from elsewhere.
+``leaf`` or ``leaf_hash`` may be left out (not both; when both are there they must agree),
+and so may ``checkpoint`` when the verifier has it from elsewhere, and ``transaction_id``
+(when present, the leaf must be that transaction's). The GraphQL ``ledgerProof`` object is
+read as well (``leafIndex``, ``treeSize``, ``inclusionProof``, ``transactionId``, alone or
+inside the whole ``{"data": {"ledgerProof": …}}`` answer). A consistency proof is the HTTP
+answer of ``/log/proof/consistency``::
+
+    {"from": 7, "to": 10, "proof": ["<32 bytes>", ...]}
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class InclusionProof:
     leaf: bytes | None = None
     leaf_hash: bytes | None = None
     checkpoint: str | None = None
+    transaction_id: str | None = None
 
     def resolved_leaf_hash(self) -> bytes:
         """The leaf hash to verify: from the leaf bytes, checked against ``leaf_hash`` if both are given."""
@@ -94,23 +100,39 @@ class InclusionProof:
         data["leaf_hash"] = _b64(self.resolved_leaf_hash())
         if self.checkpoint is not None:
             data["checkpoint"] = self.checkpoint
+        if self.transaction_id is not None:
+            data["transaction_id"] = self.transaction_id
         return data
 
     @classmethod
     def from_json(cls, data: object) -> InclusionProof:
-        fields = _object(data, {"leaf", "leaf_hash", "leaf_index", "tree_size", "proof", "checkpoint"},
-                         {"leaf_index", "tree_size", "proof"}, "an inclusion proof")
-        checkpoint = fields.get("checkpoint")
-        if checkpoint is not None and not isinstance(checkpoint, str):
-            raise ProofError("an inclusion proof's checkpoint is the signed note's text")
+        """From the file format above, or from GraphQL's ``ledgerProof`` (alone or in its answer)."""
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and "ledgerProof" in data["data"]:
+            data = data["data"]["ledgerProof"]
+        if isinstance(data, dict) and "leafIndex" in data:
+            unknown = set(data) - set(_GRAPHQL_NAMES) - {"__typename"}
+            if unknown:
+                raise ProofError(f"a ledgerProof has unknown fields: {', '.join(sorted(unknown))}")
+            data = {_GRAPHQL_NAMES[name]: value for name, value in data.items() if name != "__typename"}
+        fields = _object(data, set(_GRAPHQL_NAMES.values()), {"leaf_index", "tree_size", "proof"},
+                         "an inclusion proof")
+        for name in ("checkpoint", "transaction_id"):
+            if fields.get(name) is not None and not isinstance(fields[name], str):
+                raise ProofError(f"an inclusion proof's {name} is a string")
         return cls(
             leaf_index=_int(fields["leaf_index"], "leaf_index"),
             tree_size=_int(fields["tree_size"], "tree_size"),
             proof=_hashes(fields["proof"], "proof"),
             leaf=None if fields.get("leaf") is None else _unb64(fields["leaf"], "leaf"),
             leaf_hash=None if fields.get("leaf_hash") is None else _unb64(fields["leaf_hash"], "leaf_hash"),
-            checkpoint=checkpoint,
+            checkpoint=fields.get("checkpoint"),
+            transaction_id=fields.get("transaction_id"),
         )
+
+
+# GraphQL's ledgerProof field names, and the file format's
+_GRAPHQL_NAMES = {"transactionId": "transaction_id", "leaf": "leaf", "leafHash": "leaf_hash", "leafIndex": "leaf_index",
+                  "treeSize": "tree_size", "inclusionProof": "proof", "checkpoint": "checkpoint"}
 
 
 @dataclass(frozen=True)
@@ -120,12 +142,12 @@ class ConsistencyProof:
     proof: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"size1": self.size1, "size2": self.size2, "proof": [_b64(h) for h in self.proof]}
+        return {"from": self.size1, "to": self.size2, "proof": [_b64(h) for h in self.proof]}
 
     @classmethod
     def from_json(cls, data: object) -> ConsistencyProof:
-        fields = _object(data, {"size1", "size2", "proof"}, {"size1", "size2", "proof"}, "a consistency proof")
-        return cls(_int(fields["size1"], "size1"), _int(fields["size2"], "size2"), _hashes(fields["proof"], "proof"))
+        fields = _object(data, {"from", "to", "proof"}, {"from", "to", "proof"}, "a consistency proof")
+        return cls(_int(fields["from"], "from"), _int(fields["to"], "to"), _hashes(fields["proof"], "proof"))
 
 
 @dataclass(frozen=True)
@@ -164,6 +186,8 @@ def verify_inclusion_proof(proof: InclusionProof, checkpoint_note: bytes | str |
             record = decode(proof.leaf)
         except LeafError:
             record = None
+    if proof.transaction_id is not None and (record is None or record.transaction_id != proof.transaction_id):
+        raise ProofError(f"the leaf is not the transaction {proof.transaction_id} the proof is said to be for")
     return InclusionVerdict(checkpoint, proof.leaf_index, hashed, record)
 
 
