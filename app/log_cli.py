@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from transparency.checkpoint import log_keys
 from transparency.errors import TransparencyError
 from transparency.note import Verifier, generate_signer, parse_verifier
 from transparency.verify import (
@@ -44,16 +45,19 @@ def _read_json(path: Path, what: str) -> Any:
         raise _refuse(f"the {what} {path} is not JSON") from None
 
 
-def _verifier(key: str) -> Verifier:
+def _verifiers(keys: list[str]) -> list[Verifier]:
     try:
-        return parse_verifier(key)
+        found = [parse_verifier(key) for key in keys]
+        log_keys(found)
     except TransparencyError as exc:
         raise _refuse(f"the log key: {exc.reason}") from None
+    return found
 
 
 @log_cli.command("verify")
 def log_verify(
-    key: str = typer.Option(..., "--key", help="The log's verifier key: name+keyid+base64."),
+    key: list[str] = typer.Option(..., "--key", help=(
+        "The log's verifier key: name+keyid+base64. Twice (old and new) while the log changes keys.")),
     checkpoint: Path | None = typer.Option(None, "--checkpoint",
                                     help="The signed checkpoint (optional when the proof file carries it)."),
     proof: Path | None = typer.Option(None, "--proof",
@@ -63,7 +67,7 @@ def log_verify(
     old_checkpoint: Path | None = typer.Option(None, "--old-checkpoint", help="The older signed checkpoint."),
 ) -> None:
     """Check a proof offline against signed checkpoints; print the verdict, exit 0 (verified) or 1."""
-    log_key = _verifier(key)
+    log_key = _verifiers(key)
     if (proof is None) == (consistency is None):
         raise _refuse("give either --proof, or --consistency with --old-checkpoint")
     try:
@@ -73,7 +77,7 @@ def log_verify(
             verdict = verify_inclusion_proof(bundle, note, log_key)
             typer.echo(f"VERIFIED: leaf {verdict.leaf_index} is in the log {verdict.checkpoint.origin} "
                        f"of {verdict.checkpoint.size} leaves (root {verdict.checkpoint.root_base64}), "
-                       f"signed by {log_key.name}")
+                       f"signed by {log_key[0].name}")
             if verdict.record is not None:
                 record = verdict.record
                 typer.echo(f"  transaction {record.transaction_id} ({record.type}) at "
@@ -89,7 +93,7 @@ def log_verify(
     except TransparencyError as exc:
         raise _refuse(exc.reason) from None
     typer.echo(f"VERIFIED: the log {result.new.origin} of {result.new.size} leaves extends its checkpoint of "
-               f"{result.old.size} leaves: nothing in it was changed or removed, signed by {log_key.name}")
+               f"{result.old.size} leaves: nothing in it was changed or removed, signed by {log_key[0].name}")
 
 
 @log_cli.command("keygen")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from tests.transparency_support import LOG_KEY, WITNESS_KEY, MemoryLog
-from transparency.note import add_signatures, parse_signer, parse_verifier
+from transparency.note import Signer, add_signatures, parse_signer, parse_verifier
 
 VKEY = LOG_KEY.verifier.key_string
 
@@ -149,3 +149,21 @@ def test_a_leaf_of_another_transaction_than_claimed_is_refused(tmp_path, log):
     answer = {**_ledger_proof(log, 7, "x"), "leaf_index": 7}  # camelCase and snake_case mixed
     run = _run("verify", "--key", VKEY, "--proof", _write(tmp_path, "mixed.json", answer))
     assert run.exit_code == 1 and "unknown fields: leaf_index" in run.output
+
+
+def test_across_a_key_rotation_both_keys_are_given(tmp_path, log):
+    """The log changes keys (same origin): old checkpoints stay checkable with the old key."""
+    old = _write(tmp_path, "old.txt", log.checkpoint())
+    log.signer = Signer(LOG_KEY.name, bytes(range(100, 132)))  # the new key, named by the same origin
+    log.add_records(4, first=21)
+    new = _write(tmp_path, "new.txt", log.checkpoint())
+    proof = _write(tmp_path, "consistency.json", log.consistency(21).to_json())
+    new_key = log.signer.verifier.key_string
+    args = ["--checkpoint", new, "--old-checkpoint", old, "--consistency", proof]
+    run = _run("verify", "--key", VKEY, "--key", new_key, *args)
+    assert run.exit_code == 0, run.output
+    run = _run("verify", "--key", new_key, *args)
+    assert run.exit_code == 1 and "no valid signature by a trusted key" in run.output
+    other_name = Signer("other.log", bytes(range(100, 132))).verifier.key_string
+    run = _run("verify", "--key", VKEY, "--key", other_name, *args)
+    assert run.exit_code == 1 and "must all be named by the log's origin" in run.output

@@ -138,3 +138,17 @@ def test_the_state_is_small_json_and_refused_when_malformed():
                    changed(root="not base64!"), changed(extra=1)]:
         with pytest.raises(WitnessStateError):
             WitnessState.from_json(broken)
+
+
+def test_a_witness_follows_the_log_across_a_key_rotation():
+    log = MemoryLog()
+    log.add_records(5)
+    state = _state_at(log)
+    new_key = Signer(LOG_KEY.name, bytes(range(100, 132)))
+    log.signer = new_key
+    log.add_records(3, first=5)
+    proof = log.consistency(5).proof
+    both = observe(state, log.checkpoint(), proof, [LOG_KEY.verifier, new_key.verifier], WITNESS_KEY)
+    assert both.outcome == Outcome.COSIGNED and both.state is not None and both.state.size == 8
+    old_only = observe(state, log.checkpoint(), proof, LOG_KEY.verifier, WITNESS_KEY)
+    assert old_only.outcome == Outcome.REFUSED

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from transparency.errors import CheckpointError, NoteError
@@ -88,17 +88,32 @@ class OpenedCheckpoint:
     note: Note
 
 
-def open_checkpoint(message: bytes | str, log_key: Verifier, others: Iterable[Verifier] = ()) -> OpenedCheckpoint:
-    """Verify a checkpoint note: signed by ``log_key``, whose name is the checkpoint's origin.
+LogKeys = Verifier | Sequence[Verifier]  # the log's key, or its keys while one replaces another
+
+
+def log_keys(keys: LogKeys) -> list[Verifier]:
+    """The log's keys as a list; all carry the log's name (its origin), at least one."""
+    found = [keys] if isinstance(keys, Verifier) else list(keys)
+    if not found:
+        raise NoteError("no key of the log was given")
+    if len({key.name for key in found}) != 1:
+        raise NoteError("the log's keys must all be named by the log's origin")
+    return found
+
+
+def open_checkpoint(message: bytes | str, log_key: LogKeys, others: Iterable[Verifier] = ()) -> OpenedCheckpoint:
+    """Verify a checkpoint note: signed by the log's key (any one of ``log_key`` when several are
+    trusted during a key rotation), whose name is the checkpoint's origin.
 
     ``others`` (witness keys) are checked when their signatures are present; the caller
     decides how many cosignatures it needs from ``note.signatures``.
     """
-    note = open_note(message, [log_key, *others])
-    if not note.signed_by(log_key):
-        raise NoteError(f"the checkpoint is not signed by the log's key {log_key.name}")
+    keys = log_keys(log_key)
+    name = keys[0].name
+    note = open_note(message, [*keys, *others])
+    if not any(note.signed_by(key) for key in keys):
+        raise NoteError(f"the checkpoint is not signed by the log's key {name}")
     checkpoint = parse(note.text)
-    if checkpoint.origin != log_key.name:
-        raise CheckpointError(f"the checkpoint's origin {checkpoint.origin!r} is not the log key's name "
-                              f"{log_key.name!r}")
+    if checkpoint.origin != name:
+        raise CheckpointError(f"the checkpoint's origin {checkpoint.origin!r} is not the log key's name {name!r}")
     return OpenedCheckpoint(checkpoint, note)

@@ -24,11 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from transparency.checkpoint import Checkpoint, open_checkpoint
+from transparency.checkpoint import Checkpoint, LogKeys, open_checkpoint
 from transparency.errors import LeafError, ProofError
 from transparency.leaf import LeafRecord, decode
 from transparency.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
-from transparency.note import Verifier
 
 
 def _b64(value: bytes) -> str:
@@ -161,7 +160,7 @@ class InclusionVerdict:
 
 
 def verify_inclusion_proof(proof: InclusionProof, checkpoint_note: bytes | str | None,
-                           log_key: Verifier) -> InclusionVerdict:
+                           log_key: LogKeys) -> InclusionVerdict:
     """Check the checkpoint's signature, then that the leaf is in the tree it signs.
 
     ``checkpoint_note`` may be None when the proof carries its checkpoint; when both are
@@ -211,7 +210,7 @@ class ConsistencyVerdict:
 
 
 def verify_consistency_proof(old_note: bytes | str, new_note: bytes | str, proof: ConsistencyProof,
-                             log_key: Verifier) -> ConsistencyVerdict:
+                             log_key: LogKeys) -> ConsistencyVerdict:
     """Check both checkpoints' signatures, then that the newer tree extends the older one."""
     old = open_checkpoint(old_note, log_key).checkpoint
     new = open_checkpoint(new_note, log_key).checkpoint

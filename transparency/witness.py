@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from transparency.checkpoint import Checkpoint, open_checkpoint
+from transparency.checkpoint import Checkpoint, LogKeys, open_checkpoint
 from transparency.errors import TransparencyError
 from transparency.merkle import HASH_SIZE
-from transparency.note import Signer, Verifier, add_signatures
+from transparency.note import Signer, add_signatures
 from transparency.verify import check_consistency
 
 STATE_VERSION = 1
@@ -99,7 +99,7 @@ class WitnessResult:
     alarm: SplitView | None = None
 
 
-def observe(state: WitnessState | None, offered: str, proof: Sequence[bytes], log_key: Verifier,
+def observe(state: WitnessState | None, offered: str, proof: Sequence[bytes], log_key: LogKeys,
             witness: Signer) -> WitnessResult:
     """Decide on the checkpoint note ``offered`` with its consistency proof from the kept one."""
     try:
