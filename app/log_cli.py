@@ -14,6 +14,7 @@ import typer
 
 from transparency.checkpoint import log_keys
 from transparency.errors import TransparencyError
+from transparency.leaf import format_time
 from transparency.note import Verifier, generate_signer, parse_verifier
 from transparency.verify import (
     ConsistencyProof,
@@ -81,7 +82,7 @@ def log_verify(
             if verdict.record is not None:
                 record = verdict.record
                 typer.echo(f"  transaction {record.transaction_id} ({record.type}) at "
-                           f"{record.time.isoformat()}")
+                           f"{format_time(record.time)}")
                 for posting in record.postings:
                     typer.echo(f"    {posting.owner} {posting.asset} {posting.amount:+d}")
             return
