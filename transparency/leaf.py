@@ -67,7 +67,9 @@ def format_time(moment: datetime) -> str:
     """UTC, microseconds, ``Z``: ``2026-05-01T08:30:00.123456Z``."""
     if moment.tzinfo is None:
         raise LeafError("a leaf's time must carry its time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = moment.astimezone(UTC)
+    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
+            f"{t.microsecond:06d}Z")
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,12 @@ class LeafRecord:
         }
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(record: LeafRecord) -> bytes:
     """The leaf bytes of ``record`` (see the module docstring)."""
-    return json.dumps(record.to_json_object(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8")
+    return _ENCODER.encode(record.to_json_object()).encode("utf-8")
 
 
 def record_hash(record: LeafRecord) -> bytes:

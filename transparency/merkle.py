@@ -38,7 +38,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Node:
     """A perfect subtree: ``2**level`` leaves starting at leaf ``index·2**level``."""
 
@@ -60,7 +60,7 @@ class Node:
         return Node(self.level - 1, 2 * self.index), Node(self.level - 1, 2 * self.index + 1)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Span:
     """The leaves ``[start, end)``; its hash is MTH of those leaves (RFC 6962 §2.1)."""
 
