@@ -18,6 +18,7 @@ from app.merchants.cli import merchants_cli
 from app.payouts.cli import payouts_cli
 from app.persisted_queries_cli import persisted_queries_cli
 from app.settings import get_settings
+from app.transparency.commands import register as register_log_commands
 from schema.cli import schema_cli
 
 cli = typer.Typer(help="carbon-planet: city carbon-inclusive programme backend.", no_args_is_help=True)
@@ -143,11 +144,17 @@ def ledger_verify() -> None:
 
     report = with_database(verify_ledger)
     typer.echo(f"checked {report.accounts} accounts, {report.lines} lines")
+    if report.log is not None:
+        signed = report.log.checkpoint_size
+        typer.echo(f"checked {report.log.leaves} transparency log leaves against the ledger"
+                   + (f" and the root of its checkpoint of size {signed}" if signed else ""))
+        if report.log.unsequenced:
+            typer.echo(f"{report.log.unsequenced} transactions were posted with the log off: not in it")
     if not report.ok:
         for problem in report.problems:
             typer.secho(f"MISMATCH {problem}", fg="red", err=True)
         raise typer.Exit(1)
-    typer.echo("ledger verified: every chain, balance and transaction matches")
+    typer.echo("ledger verified: every chain, balance, transaction and log leaf matches")
 
 
 leaderboard_cli = typer.Typer(help="Redis leaderboards (derived from the ledger).",
@@ -327,4 +334,5 @@ cli.add_typer(payouts_cli, name="payouts")
 cli.add_typer(persisted_queries_cli, name="persisted-queries")
 cli.add_typer(merchants_cli, name="merchants")
 cli.add_typer(schema_cli, name="schema")
+register_log_commands(log_cli)
 cli.add_typer(log_cli, name="log")

@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "app.payouts.models",
     "app.merchants.models",
     "app.partner_links.models",
+    "app.transparency.models",
 ]
 MIGRATIONS_MODULE = "migrations"
 
