@@ -56,6 +56,7 @@ QUERIES: dict[str, Any] = {
     "payouts": OPERATOR,
     "myMerchant": MERCHANT,
     "programmeFigures": REGULATOR_OR_OPERATOR,
+    "ledgerProof": AUTHENTICATED,  # and only for the caller's own transactions (NOT_FOUND else)
 }
 
 MUTATIONS: dict[str, Any] = {
