@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -31,7 +32,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -111,17 +112,33 @@ def summary(times: list[float]) -> str:
     return f"median {statistics.median(ordered):.2f} ms, p99 {p99:.2f} ms"
 
 
-async def proof_bench(leaves: int, samples: int) -> None:
-    workdir = tempfile.mkdtemp(prefix="carbon-log-")
-    url = database.normalise_url(os.environ.get("DATABASE_URL") or f"sqlite://{workdir}/log.sqlite3")
-    fresh_pg = None
-    if url.startswith("postgres://"):  # a database of its own, dropped afterwards
-        name = f"carbon_log_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-        await admin.execute(f'CREATE DATABASE "{name}"')
+@contextlib.asynccontextmanager
+async def fresh_database(workdir: str) -> AsyncIterator[str]:
+    """A database of the run's own: a SQLite file in `workdir`, or with DATABASE_URL a new
+    PostgreSQL database on that server, dropped afterwards."""
+    url = database.normalise_url(os.environ.get("DATABASE_URL") or f"sqlite://{workdir}/bench.sqlite3")
+    if not url.startswith("postgres://"):
+        yield url
+        return
+    admin_dsn = url.replace("postgres://", "postgresql://", 1)
+    name = f"carbon_log_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        fresh_pg = (url, name)
-        url = url.rsplit("/", 1)[0] + "/" + name
+
+
+async def proof_bench(leaves: int, samples: int) -> None:
+    async with fresh_database(tempfile.mkdtemp(prefix="carbon-log-")) as url:
+        await _proof_bench(url, leaves, samples)
+
+
+async def _proof_bench(url: str, leaves: int, samples: int) -> None:
     settings = Settings(_env_file=None, database_url=url)
     await database.migrate(settings)
     t0 = time.perf_counter()
@@ -156,10 +173,6 @@ async def proof_bench(leaves: int, samples: int) -> None:
         print(f"  consistency proof:  {summary(consistency)} = {statistics.median(consistency) / base:.1f}× the floor")
     finally:
         await Tortoise.close_connections()
-        if fresh_pg is not None:
-            admin = await asyncpg.connect(fresh_pg[0].replace("postgres://", "postgresql://", 1))
-            await admin.execute(f'DROP DATABASE IF EXISTS "{fresh_pg[1]}" WITH (FORCE)')
-            await admin.close()
 
 
 async def pending(url: str) -> int:
@@ -178,8 +191,12 @@ async def pending(url: str) -> int:
 
 async def ingest_bench(rounds: int, batches: int, size: int, players_count: int) -> None:
     workdir = tempfile.mkdtemp(prefix="carbon-log-ingest-")
-    base_env = bench_env(workdir)
-    url = database.normalise_url(base_env["DATABASE_URL"])
+    async with fresh_database(workdir) as url:
+        await _ingest_bench(workdir, url, rounds, batches, size, players_count)
+
+
+async def _ingest_bench(workdir: str, url: str, rounds: int, batches: int, size: int, players_count: int) -> None:
+    base_env = bench_env(workdir, database_url=url)
     players = await make_players(Settings(_env_file=None, database_url=url), players_count)
     rates: dict[str, list[float]] = {"off": [], "on": []}
     offset = 0
