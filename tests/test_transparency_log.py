@@ -80,8 +80,8 @@ async def test_a_player_proves_a_transaction_offline_and_an_edited_row_fails_it(
     assert {(p.asset, p.amount) for p in verdict.record.postings if p.owner.startswith("player:")} == {
         ("CARBON_POINT", 25)}
 
-    # the same bundle through `carbon-planet log verify`, as a player would run it
-    (tmp_path / "proof.json").write_text(json.dumps(bundle(proof).to_json()))
+    # the same proof through `carbon-planet log verify`, as a player would run it
+    (tmp_path / "proof.json").write_text(json.dumps(result))  # the GraphQL answer, saved as it is
     run = CliRunner().invoke(cli, ["log", "verify", "--key", key.key_string, "--proof", str(tmp_path / "proof.json")])
     assert run.exit_code == 0, run.output
     assert "VERIFIED" in run.output and mine in run.output
