@@ -15,7 +15,8 @@ with the log on against off, in the same run.
    CARBON_TRANSPARENCY_LOG=off and =on (its sequencer running every 0.5 s, as in
    production) on one database, `--rounds` times each; each start gets an untimed warm-up
    batch, then `--batches` signed batches of travel records are timed. Prints records/s per
-   mode and the ratio on/off; then `carbon-planet ledger verify` (which also rebuilds every
+   mode and the ratio on/off, and the server's CPU per record (sequencing included: the
+   figure a shared, noisy machine moves least); then `carbon-planet ledger verify` (which also rebuilds every
    leaf from the ledger) once the queue is drained.
 """
 
@@ -175,6 +176,13 @@ async def _proof_bench(url: str, leaves: int, samples: int) -> None:
         await Tortoise.close_connections()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used (Linux /proc): unlike throughput, barely moved
+    by what other processes on a shared machine do."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def pending(url: str) -> int:
     if url.startswith("sqlite://"):
         db = sqlite3.connect(url.removeprefix("sqlite://"))
@@ -199,6 +207,7 @@ async def _ingest_bench(workdir: str, url: str, rounds: int, batches: int, size:
     base_env = bench_env(workdir, database_url=url)
     players = await make_players(Settings(_env_file=None, database_url=url), players_count)
     rates: dict[str, list[float]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
     offset = 0
     print(f"ingestion: {rounds} rounds × (log off, log on), {batches} batches of {size} each, "
           f"database {url.split('://')[0]}, one worker")
@@ -213,6 +222,7 @@ async def _ingest_bench(workdir: str, url: str, rounds: int, batches: int, size:
                     await post_batch(http, batch(players, 50, offset))  # warm-up, untimed
                     offset += 50
                     accepted, seconds = 0, 0.0
+                    cpu_before = cpu_seconds(server.pid)
                     for _ in range(batches):
                         result = await post_batch(http, batch(players, size, offset))
                         offset += size
@@ -226,14 +236,19 @@ async def _ingest_bench(workdir: str, url: str, rounds: int, batches: int, size:
                                 break
                             await asyncio.sleep(0.1)
                         left = f", queue drained to {waiting}"
+                    # the server's CPU for these records, sequencing them included
+                    cpu[mode].append((cpu_seconds(server.pid) - cpu_before) * 1000 / accepted)
                     print(f"  round {round_number + 1}, log {mode}: {accepted} accepted, "
-                          f"{accepted / seconds:,.0f} records/s{left}")
+                          f"{accepted / seconds:,.0f} records/s, server CPU {cpu[mode][-1]:.2f} ms/record{left}")
             finally:
                 server.terminate()
                 server.wait(timeout=10)
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
     print(f"ingestion median: log off {off:,.0f} records/s, log on {on:,.0f} records/s: "
           f"on/off = {on / off:.3f}")
+    cpu_off, cpu_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    print(f"server CPU median: log off {cpu_off:.2f} ms/record, log on {cpu_on:.2f} ms/record: "
+          f"on/off = {cpu_on / cpu_off:.3f}")
     ok, last, seconds = ledger_verify({**base_env, "CARBON_TRANSPARENCY_LOG": "on"}, workdir)
     print(f"ledger verify: {last} ({seconds:.1f} s)")
 

@@ -20,15 +20,17 @@ async def records(conn: Any, transaction_ids: Sequence[str]) -> dict[str, LeafRe
         where, params = "t.id = ANY($1::uuid[])", [list(transaction_ids)]
     else:
         where, params = f"t.id IN ({', '.join('?' * len(transaction_ids))})", list(transaction_ids)
-    rows = await conn.execute_query_dict(
+    _, rows = await conn.execute_query(  # rows by position: no dict per line
         "SELECT t.id, t.type, t.idempotency_key, t.created_at, a.owner, l.asset, l.amount "
         "FROM ledger_transaction t JOIN ledger_line l ON l.transaction_id = t.id "
         f"JOIN ledger_account a ON a.id = l.account_id WHERE {where}", params)
-    found: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        tx_id = str(row["id"])
-        entry = found.setdefault(tx_id, {"row": row, "postings": []})
-        entry["postings"].append(LeafPosting(row["owner"], row["asset"], int(row["amount"])))
-    return {tx_id: LeafRecord.of(tx_id, e["row"]["type"], e["postings"], e["row"]["idempotency_key"],
-                                 aware_time(e["row"]["created_at"]))
-            for tx_id, e in found.items()}
+    head: dict[str, tuple[str, str, Any]] = {}
+    postings: dict[str, list[LeafPosting]] = {}
+    for tx, type_, key, created_at, owner, asset, amount in rows:
+        tx_id = str(tx)
+        if tx_id not in head:
+            head[tx_id] = (type_, key, created_at)
+            postings[tx_id] = []
+        postings[tx_id].append(LeafPosting(owner, asset, amount))
+    return {tx_id: LeafRecord.of(tx_id, type_, postings[tx_id], key, aware_time(created_at))
+            for tx_id, (type_, key, created_at) in head.items()}
