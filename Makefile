@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # Code checks (docs/contributors/checks.md): ruff's rules from pyproject's [tool.ruff], then
 # the import contracts in .importlinter.
-LINT_PATHS := app game methodology schema tests bench
+LINT_PATHS := app game methodology schema transparency tests bench
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/lint-imports

@@ -14,12 +14,14 @@ from app.auth.roles import Role
 from app.certification.cli import certify_cli
 from app.cli_database import with_database
 from app.i18n import set_language
+from app.log_cli import log_cli
 from app.market.cli import market_cli
 from app.merchants.cli import merchants_cli
 from app.payouts.cli import payouts_cli
 from app.persisted_queries_cli import persisted_queries_cli
 from app.regulator.cli import report_command
 from app.settings import get_settings
+from app.transparency.commands import register as register_log_commands
 from schema.cli import schema_cli
 
 cli = typer.Typer(help="carbon-planet: city carbon-inclusive programme backend.", no_args_is_help=True)
@@ -145,11 +147,17 @@ def ledger_verify() -> None:
 
     report = with_database(verify_ledger)
     typer.echo(f"checked {report.accounts} accounts, {report.lines} lines")
+    if report.log is not None:
+        signed = report.log.checkpoint_size
+        typer.echo(f"checked {report.log.leaves} transparency log leaves against the ledger"
+                   + (f" and the root of its checkpoint of size {signed}" if signed else ""))
+        if report.log.unsequenced:
+            typer.echo(f"{report.log.unsequenced} transactions were posted with the log off: not in it")
     if not report.ok:
         for problem in report.problems:
             typer.secho(f"MISMATCH {problem}", fg="red", err=True)
         raise typer.Exit(1)
-    typer.echo("ledger verified: every chain, balance and transaction matches")
+    typer.echo("ledger verified: every chain, balance, transaction and log leaf matches")
 
 
 leaderboard_cli = typer.Typer(help="Redis leaderboards (derived from the ledger).",
@@ -332,3 +340,5 @@ cli.add_typer(market_cli, name="market")
 cli.add_typer(schema_cli, name="schema")
 cli.add_typer(certify_cli, name="certify")
 cli.command("report")(report_command)
+register_log_commands(log_cli)
+cli.add_typer(log_cli, name="log")

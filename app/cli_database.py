@@ -15,12 +15,14 @@ from tortoise import Tortoise
 
 from app import database
 from app.settings import get_settings
+from app.transparency import queue as log_queue
 
 T = TypeVar("T")
 
 
 def with_database(work: Callable[[], Awaitable[T]]) -> T:
     async def run() -> T:
+        log_queue.set_enabled(get_settings().transparency_log)
         await Tortoise.init(config=database.tortoise_config(get_settings()))
         try:
             return await work()

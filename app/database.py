@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "app.partner_links.models",
     "app.certification.models",
     "app.market.models",
+    "app.transparency.models",
 ]
 MIGRATIONS_MODULE = "migrations"
 
@@ -49,7 +50,8 @@ class QuietResetConnection(asyncpg.connection.Connection):
 
     asyncpg sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
     on every release: a round trip for each pooled statement outside a transaction. The
-    service uses no advisory locks, cursors, LISTEN or session settings, so there is
+    service uses no session advisory locks (the transparency log's sequencer takes a
+    transaction one, released at commit), cursors, LISTEN or session settings, so there is
     nothing to reset (an open transaction is still rolled back by asyncpg)."""
 
     def get_reset_query(self) -> str:

@@ -31,6 +31,9 @@ from app.payouts.worker import PayoutWorker
 from app.services import Services
 from app.settings import Settings, get_settings
 from app.tracing import TracingUnavailable, start_tracing
+from app.transparency import queue as log_queue
+from app.transparency.http import log_routes
+from app.transparency.sequencer import keep_log_sequenced
 from schema import build_schema, graphiql
 from schema.persisted_queries import PersistedQueries
 from schema.query_manifest import ManifestError
@@ -125,6 +128,9 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
                     app.state.services.rules_provider.keep_fresh(settings.rules_refresh_seconds)),
                 asyncio.create_task(keep_database_gauges_fresh(settings.metrics_refresh_seconds)),
             ]
+            log_queue.set_enabled(settings.transparency_log)
+            if settings.transparency_log:
+                background.append(asyncio.create_task(keep_log_sequenced(settings)))
             if settings.payout_worker:
                 app.state.payout_worker = PayoutWorker(app.state.services.payouts, settings)
                 background.append(asyncio.create_task(app.state.payout_worker.run_forever()))
@@ -146,6 +152,7 @@ def create_app(settings: Settings | None = None, sms: SmsProvider | None = None)
         Route("/partner/v1/activities", receive_activities, methods=["POST"]),
         Route("/partner/v1/links", receive_link, methods=["POST"]),
         Route("/partner/v1/recalls", receive_recall, methods=["POST"]),
+        *log_routes(),
         *console_routes(),
     ]
     if settings.metrics_port is None:  # else served on that port (app.metrics_exposition)

@@ -171,6 +171,25 @@ class Settings(BaseSettings):
     settlement_points_per_yuan: int = Field(default=100, ge=1, description="Merchant settlement rate")
     statements_dir: str = "var/statements"
 
+    transparency_log: bool = Field(
+        default=True, description="Sequence every ledger transaction into the transparency log "
+                                  "(on|off); off writes no queue rows and runs no sequencer")
+    transparency_log_key: str | None = Field(
+        default=None, description="The log's Ed25519 signer key (`carbon-planet log keygen`); unset: "
+                                  "a development key generated into CARBON_TRANSPARENCY_LOG_KEY_FILE")
+    transparency_log_key_file: str = Field(
+        default="var/transparency-log.key",
+        description="Where the development signer key is kept when CARBON_TRANSPARENCY_LOG_KEY is unset")
+    transparency_log_origin: str = Field(
+        default="carbon-planet.dev/log", min_length=1,
+        description="The origin (first line) of the development key's checkpoints")
+    transparency_sequence_seconds: float = Field(
+        default=0.5, gt=0, description="How often each server process sequences the log's queue")
+    transparency_sequence_batch: int = Field(
+        default=5000, ge=1, le=100_000, description="Transactions sequenced per database transaction")
+    transparency_checkpoint_seconds: float = Field(
+        default=5.0, gt=0, description="Least time between two checkpoints (signed only when the log grew)")
+
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 3000
@@ -252,6 +271,9 @@ class Settings(BaseSettings):
                 "CARBON_PAYOUT_PROVIDER is 'sandbox', which pays nobody; "
                 "set it to a real provider ('package.module:Class')"
             )
+        if self.transparency_log and not self.transparency_log_key:
+            problems.append("CARBON_TRANSPARENCY_LOG_KEY is unset: checkpoints would be signed with a "
+                            "development key kept in a file; make one with `carbon-planet log keygen`")
         for app in self.alipay_apps:
             if not app.alipay_public_key_path:
                 problems.append(f"Alipay app {app.app_id!r} has no alipay_public_key_path: "

@@ -35,12 +35,13 @@ from schema.regulator import RegulatorQuery
 from schema.rules import RulesMutation, RulesQuery
 from schema.scalars import AWARE_DATETIME
 from schema.shop import ShopMutation, ShopQuery
+from schema.transparency import TransparencyQuery
 
 log = logging.getLogger("carbon_planet.graphql")
 
 Query = merge_types("Query", (AccountQuery, CreditsQuery, PlanetQuery, RulesQuery, ShopQuery,
                               MerchantQuery, PayoutQuery, RegulatorQuery, MarketQuery,
-                              CertificationQuery))
+                              CertificationQuery, TransparencyQuery))
 Mutation = merge_types("Mutation", (AccountMutation, CreditsMutation, PlanetMutation, RulesMutation,
                                     ShopMutation, MerchantMutation, PartnerLinksMutation,
                                     PrivacyMutation,

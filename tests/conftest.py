@@ -82,6 +82,8 @@ async def settings(tmp_path_factory: pytest.TempPathFactory, rsa_key) -> AsyncIt
         secret_key=TEST_SECRET,
         log_json=False,
         payout_worker=False,  # tests drive a PayoutWorker with their own clock and provider
+        transparency_sequence_seconds=3600,  # tests sequence the log when they mean to
+        transparency_log_key_file=str(tmp_path_factory.mktemp("log") / "signer.key"),
         partners=[PartnerConfig(id=PARTNER_ID, name="Shenzhen Metro", secrets=PARTNER_SECRETS)],
         host_issuers=[
             HostIssuer(issuer=HS_ISSUER, audience=AUDIENCE, hs256_secret=HS_SECRET),

@@ -62,6 +62,7 @@ QUERIES: dict[str, Any] = {
     "certificate": PUBLIC,
     "buyers": OPERATOR,
     "certifiedBatches": PUBLIC,
+    "ledgerProof": AUTHENTICATED,  # and only for the caller's own transactions (NOT_FOUND else)
 }
 
 MUTATIONS: dict[str, Any] = {
@@ -96,6 +97,7 @@ MUTATIONS: dict[str, Any] = {
     "addMerchantStaff": OPERATOR,
     "createPartnerLinkCode": AUTHENTICATED,
     "removePartnerLink": AUTHENTICATED,
+    "decidePartnerLinkOffer": AUTHENTICATED,
     "createBuyer": OPERATOR,
     "sellCertifiedGrams": OPERATOR,
     "retireCertifiedGrams": OPERATOR,

@@ -1,4 +1,4 @@
-"""No import cycles between the modules of app, game, methodology and schema.
+"""No import cycles between the modules of app, game, methodology, schema and transparency.
 
 The graph is grimp's (the library behind import-linter): every import statement in a
 module counts, including imports inside functions and under `if TYPE_CHECKING:`. A
@@ -11,7 +11,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-PACKAGES = ("app", "game", "methodology", "schema")
+PACKAGES = ("app", "game", "methodology", "schema", "transparency")
 
 
 @pytest.fixture(scope="module")

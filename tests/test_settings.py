@@ -9,13 +9,14 @@ from redis.asyncio import Redis
 from app.redis import create_redis
 from app.server import ConfigurationError, create_app
 from app.settings import Settings
+from transparency.note import generate_signer
 
 
 @pytest.fixture
 def no_env(monkeypatch):
     """Settings as a fresh machine sees them, whatever the test run was given."""
     for name in ("DATABASE_URL", "REDIS_URL", "CARBON_ENV", "CARBON_SECRET_KEY",
-                 "CARBON_SMS_PROVIDER", "CARBON_PAYOUT_PROVIDER"):
+                 "CARBON_SMS_PROVIDER", "CARBON_PAYOUT_PROVIDER", "CARBON_TRANSPARENCY_LOG_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -59,7 +60,7 @@ def test_production_refuses_embedded_defaults_and_unset_secrets(no_env):
     settings = Settings(_env_file=None, env="production", redis_url=None)
     problems = "\n".join(settings.production_problems())
     for name in ("CARBON_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CARBON_SMS_PROVIDER",
-                 "CARBON_PAYOUT_PROVIDER"):
+                 "CARBON_PAYOUT_PROVIDER", "CARBON_TRANSPARENCY_LOG_KEY"):
         assert name in problems
     with pytest.raises(ConfigurationError, match="will not start"):
         create_app(settings)
@@ -74,6 +75,15 @@ def test_production_accepts_a_complete_configuration():
         redis_url="redis://cache:6379/0",
         sms_provider="tests.sms_stub:RecordingSms",
         payout_provider="tests.payout_stub:RecordingPayouts",
+        transparency_log_key=generate_signer("log.carbon-planet.example").key_string,
     )
     assert settings.production_problems() == []
     assert create_app(settings) is not None
+
+
+def test_the_transparency_log_is_switched_on_and_off(monkeypatch):
+    assert Settings(_env_file=None).transparency_log is True
+    monkeypatch.setenv("CARBON_TRANSPARENCY_LOG", "off")
+    assert Settings(_env_file=None).transparency_log is False
+    monkeypatch.setenv("CARBON_TRANSPARENCY_LOG", "on")
+    assert Settings(_env_file=None).transparency_log is True

@@ -31,6 +31,7 @@ from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine, LedgerTransaction
+from app.transparency import queue as log_queue
 
 
 class Asset(StrEnum):
@@ -220,9 +221,10 @@ async def post_in_transaction(
 async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransaction]:
     """Post several transactions, in order, inside the caller's database transaction.
 
-    Four statements whatever the number of transactions and accounts: the transaction
+    Five statements whatever the number of transactions and accounts: the transaction
     rows, the accounts read and locked in id order, one UPDATE of all their balances,
-    chain heads and line counts, and the lines. The balance check happens under that
+    chain heads and line counts, the lines, and the transactions queued for the
+    transparency log (app.transparency.queue; none when the log is off). The balance check happens under that
     lock, so a player balance can never go below zero, however many writers race.
 
     Issuance postings all go to one shard, picked at random for the call: a batch of a
@@ -269,6 +271,8 @@ async def post_many_in_transaction(entries: list[Entry]) -> list[LedgerTransacti
     await update_rows(conn, "ledger_account", "id", HEAD_COLUMNS,
                       [(acc_id, b, s, h) for acc_id, (b, s, h, _) in sorted(heads.items())])
     await insert_rows(conn, "ledger_line", LINE_COLUMNS, lines)  # rows, not models: less CPU
+    # queued last, under the account locks: the queue's order is the lines' order per account
+    await log_queue.enqueue(conn, [str(tx.id) for tx in txs])
     return txs
 
 

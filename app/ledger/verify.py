@@ -1,4 +1,5 @@
-"""Recompute every account's hash chain and balance, and every transaction's zero sum."""
+"""Recompute every account's hash chain and balance, and every transaction's zero sum; and
+the transparency log's leaves and root from the same rows (app.transparency.audit)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from tortoise import connections
 
 from app.ledger.chain import line_hash
 from app.ledger.models import LedgerAccount, LedgerLine
+from app.transparency.audit import LogAudit, audit_log
 
 BATCH = 5000
 
@@ -17,6 +19,7 @@ class VerifyReport:
     accounts: int = 0
     lines: int = 0
     problems: list[str] = field(default_factory=list)
+    log: LogAudit | None = None  # the transparency log's leaves rebuilt from these rows
 
     @property
     def ok(self) -> bool:
@@ -71,4 +74,6 @@ async def verify_ledger() -> VerifyReport:
         report.problems.append(
             f"ledger_transaction {row['transaction_id']}: {row['asset']} lines sum to {row['total']}, not 0"
         )
+    report.log = await audit_log()
+    report.problems.extend(report.log.problems)
     return report

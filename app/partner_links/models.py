@@ -57,7 +57,7 @@ class PartnerLinkCode(Model):
 class PartnerLinkOffer(Model):
     """A partner's offer to link its id for a person to whoever proves the phone number the
     partner holds for them. Only a keyed hash of the number is kept (the partner's number is
-    not stored, and a leaked table cannot be reversed by trying every number); the player whose
+    not stored, and a leaked table cannot be reversed by trying every number): the player whose
     verified phone has that hash sees the offer and accepts or declines it."""
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)

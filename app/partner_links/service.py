@@ -3,8 +3,9 @@
 The partner alone cannot attach a person. Either the player asks the app for a one-time
 code for that partner (`create_code`) and gives it to the partner, which sends it with its
 own id for the person (`link`); or the partner offers its id with the phone number it holds
-(`offer`) and the player whose verified phone it is accepts the offer (`decide_offer`). Using the code, creating the link and marking the code used
-happen in one transaction, so a refusal changes nothing and a code links at most once.
+(`offer`) and the player whose verified phone it is accepts the offer (`decide_offer`).
+Using the code (or the offer), creating the link and marking the code used happen in one
+transaction, so a refusal changes nothing and a code links at most once.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class LinkCode:
 class LinkRefused(Exception):
     """The partner's link request is refused: `reason` for its program, `message` for people."""
 
-    def __init__(self, reason: str, message: LazyMessage) -> None:
+    def __init__(self, reason: str, message: str | LazyMessage) -> None:
         super().__init__(reason)
         self.reason, self.message = reason, message
 
