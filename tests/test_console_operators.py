@@ -332,6 +332,10 @@ async def test_partner_records_are_counted_by_the_citys_local_day(client, gql):
     backwards = await gql(query, {"since": "2026-01-02", "until": "2026-01-01"},
                           token=operator["accessToken"])
     assert backwards["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "until"}
+    # the calendar's first day: refused by its field, not an overflow
+    for since, until, field in (("0001-01-01", "0001-01-02", "since"), ("2026-01-01", "9999-12-31", "until")):
+        edge = await gql(query, {"since": since, "until": until}, token=operator["accessToken"])
+        assert edge["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": field}, edge
 
 
 async def test_a_player_is_found_by_phone_with_their_ledger_and_activities(browser_like, app,

@@ -74,6 +74,9 @@ async def partner_record_days(since: date, until: date, zone: str,
     its time with the days' boundaries (so any time zone, and either database, works)."""
     if until < since:
         raise ServiceError(ErrorCode.INVALID_INPUT, N_("until is before since."), "until")
+    for name, day in (("since", since), ("until", until)):  # days at the calendar's ends overflow
+        if not 2000 <= day.year <= 2100:
+            raise ServiceError(ErrorCode.INVALID_INPUT, N_("The year must be from 2000 to 2100."), name)
     if (until - since).days >= MAX_RECORD_DAYS:
         raise ServiceError(ErrorCode.INVALID_INPUT,
                            N_("At most %(max)s days at a time.", max=MAX_RECORD_DAYS), "until")
