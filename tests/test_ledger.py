@@ -26,7 +26,7 @@ async def test_credit_updates_balances_and_sums_to_zero(app):
                                                      Asset.GROWTH: 0}))
     assert result.created
     assert await balances(P) == {Asset.CARBON_POINT: 12, Asset.GROWTH: 0, Asset.ENERGY: 0,
-                                 Asset.CO2E_GRAMS: 96}
+                                 Asset.CO2E_GRAMS: 96, Asset.CERTIFIED_GRAMS: 0, Asset.CNY_FEN: 0}
     lines = await LedgerLine.filter(transaction_id=result.transaction.id)
     assert len(lines) == 4 and sum(line.amount for line in lines) == 12 - 12 + 96 - 96
     assert (await verify_ledger()).ok
