@@ -26,17 +26,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from tortoise import Tortoise, connections
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from app import database
-from app.settings import Settings
+from bench.database import bench_database
 
 TRAVEL = "cn-low-carbon-travel"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -98,18 +96,6 @@ def month_back(months: int) -> date:
     return date(year, month, 1)
 
 
-async def fresh_postgres(url: str) -> None:
-    import asyncpg
-
-    base, name = url.rsplit("/", 1)
-    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
 async def generate(conn, postgres: bool, players: int, first: int, last: int, month: date,
                    offset: int = 0) -> None:
     local_start = datetime(month.year, month.month, 1, tzinfo=TZ)
@@ -145,18 +131,8 @@ async def run(args: argparse.Namespace) -> int:
     from app.certification import service
     from methodology import default_registry
 
-    url = args.database_url or f"sqlite://{tempfile.mkdtemp(prefix='certbench-')}/bench.sqlite3"
-    postgres = url.startswith(("postgres://", "postgresql://"))
-    if postgres:
-        url = database.normalise_url(url)
-        await fresh_postgres(url)
-    settings = Settings(_env_file=None, database_url=url)
-    await database.migrate(settings)
-    await Tortoise.init(config=database.tortoise_config(settings))
-    try:
+    async with bench_database(args.database_url, "certbench-") as postgres:
         conn = connections.get("default")
-        if not postgres:
-            await conn.execute_script("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
         month = month_back(2)
         next_month = month_back(1)
         period = month.strftime("%Y-%m")
@@ -223,8 +199,6 @@ async def run(args: argparse.Namespace) -> int:
         for name, ok in checks.items():
             print(f"  {'ok  ' if ok else 'FAIL'} {name}")
         return 0 if all(checks.values()) else 1
-    finally:
-        await Tortoise.close_connections()
 
 
 def main() -> None:

@@ -25,31 +25,16 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
-from app import database
-from app.settings import Settings
+from bench.database import bench_database
 
 BATCHES, BATCH_GRAMS = 20, 5_000_000
 PRICE = 4_000  # fen a tonne: ¥40/t
-
-
-async def fresh_postgres(url: str) -> None:
-    import asyncpg
-
-    base, name = url.rsplit("/", 1)
-    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
 
 
 async def certify() -> None:
@@ -91,18 +76,7 @@ async def run(args: argparse.Namespace) -> int:
     from app.market import service as market
     from app.market.models import Buyer, MarketAllocation, SaleMode
 
-    url = args.database_url or f"sqlite://{tempfile.mkdtemp(prefix='marketbench-')}/bench.sqlite3"
-    postgres = url.startswith(("postgres://", "postgresql://"))
-    if postgres:
-        url = database.normalise_url(url)
-        await fresh_postgres(url)
-    settings = Settings(_env_file=None, database_url=url)
-    await database.migrate(settings)
-    await Tortoise.init(config=database.tortoise_config(settings))
-    try:
-        if not postgres:
-            await connections.get("default").execute_script(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+    async with bench_database(args.database_url, "marketbench-") as postgres:
         await certify()
         buyer = await Buyer.create(name="bench buyer", kind="COMPANY", idempotency_key="bench",
                                    created_by="bench")
@@ -157,8 +131,6 @@ async def run(args: argparse.Namespace) -> int:
         print("checks: " + ("; ".join(problems) if problems else
                             f"{len(spans):,} ranges disjoint and contiguous, {sold:,} g sold"))
         return 1 if problems else 0
-    finally:
-        await Tortoise.close_connections()
 
 
 def main() -> None:

@@ -24,15 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 
-from tortoise import Tortoise, connections
+from tortoise import connections
 
-from app import database
-from app.settings import Settings
-from bench.certification_bench import TRAVEL, fresh_postgres, generate, make_players, month_back, scalar
+from bench.certification_bench import TRAVEL, generate, make_players, month_back, scalar
+from bench.database import bench_database
 
 ZONE = "Asia/Shanghai"
 # One ledger account per player, one transaction per accepted activity (keyed and named
@@ -72,18 +70,8 @@ async def run(args: argparse.Namespace) -> int:
     from app.regulator.report import build_report, participants, scope_of
     from methodology import default_registry
 
-    url = args.database_url or f"sqlite://{tempfile.mkdtemp(prefix='reportbench-')}/bench.sqlite3"
-    postgres = url.startswith(("postgres://", "postgresql://"))
-    if postgres:
-        url = database.normalise_url(url)
-        await fresh_postgres(url)
-    settings = Settings(_env_file=None, database_url=url)
-    await database.migrate(settings)
-    await Tortoise.init(config=database.tortoise_config(settings))
-    try:
+    async with bench_database(args.database_url, "reportbench-") as postgres:
         conn = connections.get("default")
-        if not postgres:
-            await conn.execute_script("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
         month = month_back(2)
         period = month.strftime("%Y-%m")
         started = time.perf_counter()
@@ -145,8 +133,6 @@ async def run(args: argparse.Namespace) -> int:
         for name, ok in checks.items():
             print(f"  {'ok  ' if ok else 'FAIL'} {name}")
         return 0 if all(checks.values()) else 1
-    finally:
-        await Tortoise.close_connections()
 
 
 def main() -> None:
