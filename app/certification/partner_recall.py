@@ -5,8 +5,6 @@ same recall again answers `already_withdrawn`."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -26,11 +24,8 @@ async def receive_recall(request: Request) -> JSONResponse:
     signed = await signed_request(request)
     if isinstance(signed, JSONResponse):
         return signed
-    try:
-        data = json.loads(signed.body)
-    except (ValueError, RecursionError):
-        data = None
-    record_id = data.get("recordId") if isinstance(data, dict) else None
+    data = signed.json_object() or {}
+    record_id = data.get("recordId")
     if not isinstance(record_id, str) or not record_id or len(record_id) > 200:
         return _refused(400, N_('body must be a JSON object with "recordId"'))
     reason = data.get("reason", WithdrawalReason.PARTNER_RECALL.value)

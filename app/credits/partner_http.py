@@ -5,6 +5,7 @@ The body's size is bounded while it is read (`app.body_limits`, `CARBON_PARTNER_
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -41,6 +42,14 @@ def _too_many(decision: ratelimit.Decision, message: Text) -> JSONResponse:
 class SignedRequest:
     partner: PartnerConfig
     body: bytes
+
+    def json_object(self) -> dict | None:
+        """The body as a JSON object, or None when it is not one (or not JSON at all)."""
+        try:
+            data = json.loads(self.body)
+        except (ValueError, RecursionError):
+            return None
+        return data if isinstance(data, dict) else None
 
 
 async def signed_request(request: Request) -> SignedRequest | JSONResponse:

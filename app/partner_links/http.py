@@ -4,8 +4,6 @@ it a link code, or offers it to whoever proves the phone number it holds for the
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -18,11 +16,8 @@ async def receive_link(request: Request) -> JSONResponse:
     signed = await signed_request(request)
     if isinstance(signed, JSONResponse):
         return signed
-    try:
-        data = json.loads(signed.body)
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict):
+    data = signed.json_object()
+    if data is None:
         return JSONResponse({"error": str(N_('body must be a JSON object with "subjectRef" and "code" or "phone"'))},
                             status_code=400)
     links = PartnerLinks(request.app.state.services.settings)

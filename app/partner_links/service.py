@@ -85,6 +85,16 @@ class OfferSummary:
     partner_name: str
 
 
+def checked_subject_ref(external_id: object) -> str:
+    """A partner's id for a person as sent, or the refusal naming what is wrong with it."""
+    if not isinstance(external_id, str) or not external_id:
+        raise LinkRefused("INVALID_FIELD", N_('"subjectRef" must be a non-empty string.'))
+    problem = text_problem("subjectRef", external_id, max_chars=MAX_ID_LENGTH)
+    if problem is not None:
+        raise LinkRefused("INVALID_FIELD", problem)
+    return external_id
+
+
 def normalise_code(code: str) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
@@ -115,11 +125,7 @@ class PartnerLinks:
         """Link `external_id` at `partner_id` to the player who asked for `code`."""
         if not isinstance(code, str) or not 0 < len(code) <= 40:
             raise LinkRefused("INVALID_FIELD", N_('"code" must be the link code the person got in the app.'))
-        if not isinstance(external_id, str) or not external_id:
-            raise LinkRefused("INVALID_FIELD", N_('"subjectRef" must be a non-empty string.'))
-        problem = text_problem("subjectRef", external_id, max_chars=MAX_ID_LENGTH)
-        if problem is not None:
-            raise LinkRefused("INVALID_FIELD", problem)
+        external_id = checked_subject_ref(external_id)
         try:
             async with in_transaction():
                 return await self._link(partner_id, code_hash(code), external_id)
@@ -162,11 +168,7 @@ class PartnerLinks:
         learns nothing about who uses the app; a repeated offer is renewed, not doubled."""
         if not isinstance(phone, str) or not 0 < len(phone) <= 40:
             raise LinkRefused("INVALID_FIELD", N_('"phone" must be the person\'s mobile number.'))
-        if not isinstance(external_id, str) or not external_id:
-            raise LinkRefused("INVALID_FIELD", N_('"subjectRef" must be a non-empty string.'))
-        problem = text_problem("subjectRef", external_id, max_chars=MAX_ID_LENGTH)
-        if problem is not None:
-            raise LinkRefused("INVALID_FIELD", problem)
+        external_id = checked_subject_ref(external_id)
         try:
             e164 = normalise_phone(phone, self.settings.phone_default_region)
         except ServiceError as exc:
