@@ -1,5 +1,6 @@
 """A player's data export and account closing, end to end over GraphQL, the partner HTTP
 endpoint and the console."""
+# ruff: noqa: F811  (the partner-link tests' fixtures, imported by name, are parameters here)
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 from datetime import timedelta
 
 import httpx
-import pytest
 
 from app.accounts.models import Player
 from app.clock import utcnow
@@ -17,16 +17,23 @@ from app.ledger.models import LedgerLine
 from app.ledger.service import player_owner
 from app.ledger.verify import verify_ledger
 from app.privacy.closing import CLOSED_NICKNAME
-from app.settings import PartnerConfig
 from tests import test_certification as certification
 from tests import test_host_token_login as host
 from tests import test_miniprogram_login as mp
 from tests import test_partner_link_offers as offers
-from tests.conftest import ENGLISH, PARTNER_ID, PARTNER_SECRETS, GraphQLClient
+from tests.conftest import ENGLISH, GraphQLClient
 from tests.partner_client import CST, send, trip
 from tests.test_console import console_login, csrf_of
 from tests.test_miniprogram_login import alipay_keys, platforms, stub  # noqa: F401  (fixtures)
-from tests.test_partner_links import BANKS, SECRETS, bank_send, by_ref, link
+from tests.test_partner_links import (  # noqa: F401  (banks_app, gql, http: fixtures)
+    SECRETS,
+    bank_send,
+    banks_app,
+    by_ref,
+    gql,
+    http,
+    link,
+)
 
 ALICE_PHONE, BOB_PHONE = "+8613900139001", "+8613900139002"
 OPERATOR_PHONE, REGULATOR_PHONE = "+8613900139091", "+8613900139093"
@@ -57,25 +64,6 @@ FIGURES = """query($since: Date!, $until: Date!) { programmeFigures(since: $sinc
 RECORDS = """{ partnerRecords(first: 50) { edges { node { payload } } } }"""
 REFRESH = """mutation($t: String!) { refreshSession(refreshToken: $t) {
   session { accessToken } errors { code message } } }"""
-
-
-@pytest.fixture
-async def banks_app(make_app):
-    return await make_app(partners=[
-        PartnerConfig(id=PARTNER_ID, name="Shenzhen Metro", secrets=PARTNER_SECRETS),
-        *[PartnerConfig(id=bank, name=name, secrets=[SECRETS[bank]]) for bank, name in BANKS.items()]])
-
-
-@pytest.fixture
-async def http(banks_app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=banks_app),
-                                 base_url="http://testserver", headers=ENGLISH) as client:
-        yield client
-
-
-@pytest.fixture
-def gql(http, banks_app) -> GraphQLClient:
-    return GraphQLClient(http, banks_app)
 
 
 async def staff(gql: GraphQLClient, phone: str, role: str) -> str:
