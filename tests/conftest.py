@@ -8,8 +8,9 @@ on that server; with `REDIS_URL` it uses that Redis database, flushed per test.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -177,3 +178,21 @@ mutation LoginWithCode($phone: String!, $code: String!) {
     errors { code message field }
   }
 }"""
+
+
+def _sqlite_workers() -> set[threading.Thread]:
+    """aiosqlite's connection threads alive now (each an open SQLite connection)."""
+    return {t for t in threading.enumerate() if t.is_alive() and "_connection_worker_thread" in t.name}
+
+
+@pytest.fixture(autouse=True)
+def closes_its_sqlite_connections() -> Iterator[None]:
+    """A test must close every SQLite connection it opens: aiosqlite's thread is not a
+    daemon, so one left open keeps pytest from exiting after the last test."""
+    before = _sqlite_workers()
+    yield
+    left = _sqlite_workers() - before
+    for thread in left:
+        thread.join(timeout=5)
+    left = {t for t in left if t.is_alive()}
+    assert not left, f"{len(left)} SQLite connection(s) left open ({', '.join(t.name for t in left)})"

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import httpx
 import pytest
-from tortoise import connections
+from tortoise import Tortoise, connections
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -228,8 +228,11 @@ async def test_a_crash_between_commit_and_sequencing_loses_nothing(make_app, set
     assert (await conn.execute_query_dict("SELECT COUNT(*) AS n FROM log_node"))[0]["n"] == 0
     assert (await conn.execute_query_dict("SELECT COUNT(*) AS n FROM log_pending"))[0]["n"] == 30
 
-    # the server restarts: its sequencer finds the queue as the ledger committed it
+    # the server restarts: its connections die with it, and its new sequencer finds the
+    # queue as the ledger committed it
+    await Tortoise.close_connections()
     await make_app(transparency_sequence_seconds=0.05)
+    conn = connections.get("default")
     for _ in range(200):
         if await store.tree_size(conn) == 30:
             break
