@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from datetime import datetime
@@ -135,6 +136,22 @@ def dialect_sql(conn: Any, template: str, count: int = 9) -> str:
     """Fill numbered placeholders {1}..{count} in the connection's dialect ($1 or ?1)."""
     mark = "$" if conn.capabilities.dialect == "postgres" else "?"
     return template.format(*[f"{mark}{i}" for i in range(count + 1)])
+
+
+async def select_where_in(conn: Any, select: str, column: str, values: list[str],
+                          order_by: str = "") -> list[dict]:
+    """`select` (a query without WHERE) of the rows whose text `column` is one of `values`
+    (in the order `order_by` names, if it does),
+    in one statement of fixed text: `= ANY($1::text[])` on PostgreSQL, `IN (SELECT value
+    FROM json_each(?))` on SQLite. A filter's `__in` through pypika builds (and the
+    database parses) a statement of one parameter per value, slow for a batch's thousands."""
+    if not values:
+        return []
+    order = f" ORDER BY {order_by}" if order_by else ""
+    if conn.capabilities.dialect == "postgres":
+        return await conn.execute_query_dict(f'{select} WHERE "{column}" = ANY($1::text[]){order}', [values])
+    return await conn.execute_query_dict(
+        f'{select} WHERE "{column}" IN (SELECT value FROM json_each(?)){order}', [json.dumps(values)])
 
 
 # What a database can raise: Tortoise's errors and the drivers' own (a deadlock, a

@@ -2,8 +2,10 @@
 
     .venv/bin/python -m bench.scene_ingest_bench [--players N] [--batches 5] [--batch-size 1000]
         [--database-url postgres://…] [--redis-url redis://…/5] [--port 18170] [--profile FILE]
+        [--only travel|mixed]
 
-Creates the players, starts `carbon-planet serve` (one worker) with one partner
+Creates the players (in a new SQLite file, or in the PostgreSQL database the URL names,
+dropped and created afresh), starts `carbon-planet serve` (one worker) with one partner
 registered for travel, household electricity, recycling and the banking actions, then
 sends travel batches (metro and bus) and mixed batches (a quarter each of travel,
 electricity bills, recycling receipts and banking actions) alternately, of the same
@@ -35,6 +37,7 @@ import httpx
 
 from app.settings import Settings
 from bench.auth_bench import rss_mb
+from bench.database import fresh_postgres
 from bench.ingest_bench import (
     CST,
     BatchResult,
@@ -105,6 +108,8 @@ def server_command(port: int, profile: str | None) -> list[str] | None:
 
 async def run(opts: argparse.Namespace) -> int:
     workdir = tempfile.mkdtemp(prefix="carbon-scene-ingest-")
+    if opts.database_url and opts.database_url.startswith(("postgres://", "postgresql://")):
+        await fresh_postgres(opts.database_url)  # every run on a new database
     env = bench_env(workdir, {"scenes": SCENES}, opts.database_url, opts.redis_url)
     size = opts.batch_size
     players = await make_players(Settings(_env_file=None, database_url=env["DATABASE_URL"]),
@@ -122,7 +127,7 @@ async def run(opts: argparse.Namespace) -> int:
                   f" (alternating), {len(players)} players, database {db}, one worker")
             offset, run_id = 0, uuid.uuid4().hex[:8]  # record ids new to the database on every run
             for b in range(opts.batches):
-                for series in (travel, mixed):
+                for series in (s for s in (travel, mixed) if opts.only in (None, s.name)):
                     ids = [f"{run_id}-{series.name[0]}{offset + n}" for n in range(size)]
                     subjects = [players[(offset + n) % len(players)] for n in range(size)]
                     if series is travel:
@@ -144,12 +149,13 @@ async def run(opts: argparse.Namespace) -> int:
         print(f"{series.name:6} overall: {series.records} records in {series.seconds:.2f} s ="
               f" {series.rate:,.0f} records/s; outcomes {dict(series.statuses)}"
               + (f", reasons {dict(series.reasons)}" if series.reasons else ""))
-    ratio = mixed.rate / travel.rate if travel.rate else 0.0
-    print(f"ratio mixed/travel: {ratio:.2f} (mixed batches take {1 / ratio if ratio else 0:.1f}x as long)")
-    # a mixed batch's travel quarter goes at the travel rate; the rest is the scenes' time
-    scene_seconds = mixed.seconds - travel.seconds / 4
-    print(f"estimated time per scene record: {1000 * scene_seconds / (0.75 * mixed.records):.1f} ms"
-          f" against {1000 * travel.seconds / travel.records:.2f} ms per travel record; server RSS {rss:.0f} MB")
+    if not opts.only:
+        ratio = mixed.rate / travel.rate if travel.rate else 0.0
+        print(f"ratio mixed/travel: {ratio:.2f} (mixed batches take {1 / ratio if ratio else 0:.1f}x as long)")
+        # a mixed batch's travel quarter goes at the travel rate; the rest is the scenes' time
+        scene_seconds = mixed.seconds - travel.seconds / 4
+        print(f"estimated time per scene record: {1000 * scene_seconds / (0.75 * mixed.records):.1f} ms"
+              f" against {1000 * travel.seconds / travel.records:.2f} ms per travel record; server RSS {rss:.0f} MB")
     ok, last, seconds = ledger_verify(env, workdir)
     print(f"ledger verify: {last} ({seconds:.1f} s)")
     if opts.profile:
@@ -173,6 +179,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18170)
     parser.add_argument("--profile", default=None, help="run the server under cProfile, stats to this file")
     parser.add_argument("--profile-lines", type=int, default=30)
+    parser.add_argument("--only", choices=["travel", "mixed"], default=None,
+                        help="send batches of one kind only (to profile it), no ratio")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

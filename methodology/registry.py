@@ -19,6 +19,11 @@ class MethodologyRegistry:
 
     def __init__(self, methodologies: Iterable[Methodology]) -> None:
         self._all = check_collection(methodologies)
+        # kind -> its methodologies, the one that took effect last first (looked up per record)
+        self._by_kind: dict[str, list[Methodology]] = {}
+        for m in sorted(self._all, key=lambda m: (m.effective_from, m.version), reverse=True):
+            for kind in m.kinds:
+                self._by_kind.setdefault(kind, []).append(m)
 
     def all(self) -> list[Methodology]:
         """Every methodology, by id then version."""
@@ -32,8 +37,7 @@ class MethodologyRegistry:
         that took effect last: within one id, the highest version. None if there is none."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("at needs a time zone")
-        candidates = [m for m in self._all if m.covers(kind) and m.effective_from <= at]
-        return max(candidates, key=lambda m: (m.effective_from, m.version), default=None)
+        return next((m for m in self._by_kind.get(kind, ()) if m.effective_from <= at), None)
 
 
 @cache

@@ -12,8 +12,8 @@ from typing import Any
 from tortoise import connections
 
 from app.accounts.models import Player
-from app.credits.models import Activity, DailyCredit, MeterPeriod, SceneClaim
-from app.database import insert_rows, update_rows
+from app.credits.models import Activity, DailyCredit
+from app.database import insert_rows, select_where_in, update_rows
 from app.ledger.service import Entry
 from methodology import CreditedPeriod
 
@@ -127,20 +127,25 @@ async def lock_meters(meters: list[MeterKey]) -> None:
 
 async def scene_history(claims: list[ClaimKey], meters: list[MeterKey]) -> SceneHistory:
     """The claims and meter periods already kept for these keys, in two queries."""
+    conn = connections.get("default")
     found: dict[ClaimKey, str] = {}
-    if claims:
-        wanted = set(claims)
-        for claim in await SceneClaim.filter(digest__in=sorted({d for _, d in wanted})):
-            if (claim.kind, claim.digest) in wanted:
-                found[(claim.kind, claim.digest)] = str(claim.activity_id)
+    wanted = set(claims)
+    for row in await select_where_in(conn, 'SELECT kind, digest, activity_id FROM "scene_claim"',
+                                     "digest", sorted({d for _, d in wanted})):
+        if (row["kind"], row["digest"]) in wanted:
+            found[(row["kind"], row["digest"])] = str(row["activity_id"])
     periods: dict[MeterKey, list[CreditedPeriod]] = {key: [] for key in meters}
-    if meters:
-        rows = await MeterPeriod.filter(meter_id__in=sorted({m for _, m in meters})).order_by("id")
-        for p in rows:
-            if (p.kind, p.meter_id) in periods:
-                periods[(p.kind, p.meter_id)].append(
-                    CreditedPeriod(p.period_start, p.period_end, p.consumption))
+    for row in await select_where_in(
+            conn, 'SELECT kind, meter_id, period_start, period_end, consumption FROM "meter_period"',
+            "meter_id", sorted({m for _, m in meters}), order_by="id"):
+        if (row["kind"], row["meter_id"]) in periods:
+            periods[(row["kind"], row["meter_id"])].append(CreditedPeriod(
+                _date(row["period_start"]), _date(row["period_end"]), row["consumption"]))
     return SceneHistory(found, periods)
+
+
+def _date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def meter_period_row(kind: str, meter_id: str, start: date, end: date, consumption: int,

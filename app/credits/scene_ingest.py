@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -97,12 +98,12 @@ class ScenePlan:
     methodology: Methodology
     local_date: date
 
-    @property
+    @cached_property
     def meter(self) -> MeterKey | None:
         reading = self.scene.calculation_input
         return (self.scene.kind, reading.meter_id) if isinstance(reading, MeterReadingInput) else None
 
-    @property
+    @cached_property
     def claim(self) -> ClaimKey | None:
         key = self.scene.dedup_key
         return (self.scene.kind, key.digest) if key is not None else None
@@ -172,7 +173,7 @@ class SceneCrediting(CreditService):
             raise SceneRefused("UNKNOWN_KIND", f"no methodology covers kind {kind!r} on"
                                                f" {occurred_at.date()}", player)
         try:
-            scene_record = parse_scene_record(record, methodology)
+            scene_record = parse_scene_record(record, methodology, kind, occurred_at)
         except FieldError as exc:
             raise SceneRefused("INVALID_FIELD", str(exc), player) from None
         if player is None:

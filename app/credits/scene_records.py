@@ -14,8 +14,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 
-from app.credits.records import MAX_ID_LENGTH, FieldError, parse_subject_and_kind, parse_time
+from app.credits.records import MAX_ID_LENGTH, FieldError
 from methodology import EventInput, MeterReadingInput, Methodology, QuantityInput
 from methodology.model import BaselineScene, EventScene, QuantityScene
 
@@ -30,7 +31,7 @@ class DedupKey:
 
     values: dict[str, str | int | bool]
 
-    @property
+    @cached_property
     def digest(self) -> str:
         text = json.dumps(list(self.values.values()), separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -72,10 +73,10 @@ def _field(record: dict, name: str, whole: bool) -> str | int | bool | date:
     return value
 
 
-def parse_scene_record(record: dict, methodology: Methodology) -> SceneRecord:
-    """The record's fields for its kind's scene in `methodology`, or FieldError."""
-    _, kind = parse_subject_and_kind(record)
-    occurred_at = parse_time(record, "occurredAt")
+def parse_scene_record(record: dict, methodology: Methodology, kind: str,
+                       occurred_at: datetime) -> SceneRecord:
+    """The record's fields for its `kind`'s scene in `methodology` (its kind and
+    `occurredAt` already read), or FieldError."""
     formula = methodology.scene_kind(kind)
     scene: QuantityScene | BaselineScene | EventScene
     if formula == "quantity":

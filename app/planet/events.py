@@ -30,6 +30,10 @@ def channel(player_id: str) -> str:
     return f"planet-events:{player_id}"
 
 
+def _text(name: bytes | str) -> str:
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def to_message(effect: Effect, at: datetime) -> dict:
     if isinstance(effect, ThemeUnlockedEffect):
         return {"kind": "THEME_UNLOCKED", "themeId": effect.theme_id, "at": at.isoformat()}
@@ -48,23 +52,35 @@ class PlanetEvents:
         await self.publish_many([(player_id, effects, at)])
 
     async def publish_many(self, items: list[tuple[str, list[Effect], datetime]]) -> None:
-        """Each (player, effects, at) in order, in one pipelined round trip. Best effort: a
-        Redis outage must never undo or fail a credit."""
-        messages = [(channel(player_id), json.dumps(to_message(effect, at)))
-                    for player_id, effects, at in items for effect in effects]
-        if not messages:
+        """Each (player, effects, at) in order, in one pipelined round trip, to the players
+        someone is listening to. Best effort: a Redis outage must never undo or fail a credit."""
+        items = [(channel(player_id), effects, at) for player_id, effects, at in items if effects]
+        if not items:
             return
         try:
             if isinstance(self.redis, RedisCluster):  # a cluster pipeline routes by key only
-                for name, message in messages:
-                    await self.redis.publish(name, message)
+                for name, effects, at in items:
+                    for effect in effects:
+                        await self.redis.publish(name, json.dumps(to_message(effect, at)))
                 return
+            listened = await self._listened({name for name, _, _ in items})
             pipe = self.redis.pipeline(transaction=False)
-            for name, message in messages:
-                pipe.publish(name, message)
-            await pipe.execute()
+            for name, effects, at in items:
+                if name in listened:
+                    for effect in effects:
+                        pipe.publish(name, json.dumps(to_message(effect, at)))
+            if len(pipe):
+                await pipe.execute()
         except Exception as exc:  # noqa: BLE001
-            log.warning("%d planet events not published: %s", len(messages), exc)
+            log.warning("%d planet events not published: %s", sum(len(e) for _, e, _ in items), exc)
+
+    async def _listened(self, channels: set[str]) -> set[str]:
+        """The channels with a subscriber now (one PUBSUB NUMSUB): most players have no
+        planet open while their records are credited, and a message nobody hears is work
+        for nothing. Someone subscribing a moment later misses it, as they would have had
+        it been sent a moment earlier: events are live only."""
+        counts = await self.redis.pubsub_numsub(*channels)
+        return {_text(name) for name, count in counts if count}
 
     async def listen(self, player_id: str) -> AsyncIterator[PlanetEventData]:
         pubsub = self.redis.pubsub()
