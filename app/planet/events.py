@@ -78,7 +78,8 @@ class PlanetEvents:
         """The channels with a subscriber now (one PUBSUB NUMSUB): most players have no
         planet open while their records are credited, and a message nobody hears is work
         for nothing. Someone subscribing a moment later misses it, as they would have had
-        it been sent a moment earlier: events are live only."""
+        it been sent a moment earlier: events are live only. Only subscriptions by channel
+        count (as `listen` makes them), not pattern ones."""
         counts = await self.redis.pubsub_numsub(*channels)
         return {_text(name) for name, count in counts if count}
 
