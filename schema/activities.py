@@ -16,6 +16,7 @@ from app.certification.withdrawal import reason_text
 from app.credits import queries
 from app.credits.models import Activity as ActivityModel
 from app.credits.models import PartnerRecord as PartnerRecordModel
+from app.credits.reasons import reason_text as rejection_text
 from app.errors import ServiceError
 from methodology import Methodology as MethodologyModel
 from methodology import public_caps, public_factors, public_scenes
@@ -154,6 +155,12 @@ class Activity:
     provenance: str = strawberry.field(
         description="JSON: the factors used and the caps that cut this activity."
     )
+
+    @strawberry.field(description="Why the activity earned nothing (status REJECTED), one "
+                                  "sentence in the reader's language; null otherwise.")
+    def reject_reason_text(self) -> str | None:
+        text = rejection_text(self.reject_reason) if self.status == ActivityStatus.REJECTED else None
+        return str(text) if text is not None else None
 
     @classmethod
     def from_model(cls, a: ActivityModel) -> Activity:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from app.credits.models import Activity, MeterPeriod, PartnerRecord, SceneClaim
+from app.credits.reasons import REASON_TEXTS
 from app.ledger.models import LedgerLine, LedgerTransaction
 from app.ledger.service import Asset, balances
 from app.ledger.verify import verify_ledger
@@ -38,7 +39,7 @@ PARTNERS = [
                   scenes=["travel", "quantity", "baseline", "event"]),
 ]
 MY_ACTIVITIES = """query { me { activities(first: 50) { edges { node {
-  id kind reductionGrams pointsAwarded growthAwarded status rejectReason provenance
+  id kind reductionGrams pointsAwarded growthAwarded status rejectReason rejectReasonText provenance
   methodology { id version } } } } } }"""
 BALANCES = "query { me { balances { carbonPoints growth energy reductionGrams } } }"
 
@@ -138,7 +139,7 @@ async def test_one_record_of_each_scene_credits_its_published_factor(http, playe
                       "reductionGrams": grams, "points": points}, result
     node = await node_of(http, token, result["activityId"])
     assert (node["kind"], node["reductionGrams"], node["pointsAwarded"], node["growthAwarded"],
-            node["status"]) == (kind, grams, points, growth, "ACCEPTED")
+            node["status"], node["rejectReasonText"]) == (kind, grams, points, growth, "ACCEPTED", None)
     provenance = json.loads(node["provenance"])
     assert provenance["factors"][factor_key] == factor
     assert provenance["sources"][factor_key] and provenance["rounding"].startswith("grams = floor(")
@@ -280,6 +281,13 @@ async def test_each_refusal_of_each_scene_credits_nothing_and_is_kept(http, play
     assert (kept.status, kept.reason) == ("rejected", reason)
     [node] = [e["node"] for e in (await http.gql(MY_ACTIVITIES, token=token))["data"]["me"]["activities"]["edges"]]
     assert (node["status"], node["rejectReason"], node["reductionGrams"]) == ("REJECTED", reason, 0)
+    # the player reads why, in their language: this reason's own sentence, not a general one
+    assert node["rejectReasonText"] == REASON_TEXTS[reason].msgid
+    chinese = (await http.post("/graphql", json={"query": MY_ACTIVITIES}, headers={
+        "Authorization": f"Bearer {token}", "Accept-Language": "zh-CN"})).json()
+    [zh] = [e["node"] for e in chinese["data"]["me"]["activities"]["edges"]]
+    assert zh["rejectReasonText"] != node["rejectReasonText"]
+    assert any("\u4e00" <= c <= "\u9fff" for c in zh["rejectReasonText"]), zh
     assert (await post(http, [scene("bad", pid, kind, **fields)]))[0]["status"] == "duplicate"
 
 
