@@ -100,11 +100,14 @@ class QuantityInput:
 
 @dataclass(frozen=True)
 class CreditedPeriod:
-    """A billing period of the same meter already credited: [start, end), its consumption."""
+    """A billing period of the same meter already kept: [start, end), its consumption and,
+    where known, its readings (a later bill must not start below this one's end reading)."""
 
     start: date
     end: date
     consumption: int
+    start_reading: int | None = None
+    end_reading: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,21 @@ def _times_problem(activity: ActivityInput) -> str | None:
     return None
 
 
+def _backwards_across_bills(r: MeterReadingInput) -> str | None:
+    """Why the meter ran backwards between this bill and the nearest kept one before or
+    after it (None if it did not, or their readings are unknown): a meter only counts up."""
+    known = [p for p in r.previous if p.start_reading is not None and p.end_reading is not None]
+    before = max((p for p in known if p.end <= r.period_start), key=lambda p: p.end, default=None)
+    if before is not None and r.start_reading < (before.end_reading or 0):
+        return (f"the start reading {r.start_reading} is below the end reading"
+                f" {before.end_reading} of the bill {before.start}–{before.end}")
+    after = min((p for p in known if p.start >= r.period_end), key=lambda p: p.start, default=None)
+    if after is not None and r.end_reading > (after.start_reading or 0):
+        return (f"the end reading {r.end_reading} is above the start reading"
+                f" {after.start_reading} of the later bill {after.start}–{after.end}")
+    return None
+
+
 def _reading_problem(r: MeterReadingInput) -> str | None:
     if not isinstance(r.meter_id, str) or not r.meter_id:
         return "meter_id must be a non-empty string"
@@ -361,6 +379,9 @@ class _Calc:
             if p.start < reading.period_end and reading.period_start < p.end:
                 return self.reject(Reason.PERIOD_OVERLAP,
                                    f"the period overlaps {p.start}–{p.end}, already credited")
+        backwards = _backwards_across_bills(reading)
+        if backwards:
+            return self.reject(Reason.READING_BACKWARDS, backwards)
         if consumption > scene.max_daily_per_household * days:
             return self.reject(Reason.IMPLAUSIBLE_CONSUMPTION,
                                f"more than {scene.max_daily_per_household}"

@@ -180,12 +180,28 @@ def test_water_against_the_city_and_gas_against_its_own_history():
     (bill(date(2026, 3, 1), 5, 10), "INVALID_PERIOD"),
     (bill(date(2026, 3, 1), 30, 270), "NO_SAVING"),
     (bill(date(2026, 3, 1), 30, 100, size=0), "INVALID_FIELD"),
+    # the meter ran backwards between bills: this one starts below the last one's end ...
+    (bill(date(2026, 3, 1), 30, 100, first_reading=990, previous=[
+        CreditedPeriod(date(2026, 1, 30), date(2026, 3, 1), 200, 800, 1000)]), "READING_BACKWARDS"),
+    # ... or a late bill ends above the start of one kept after it
+    (bill(date(2026, 3, 1), 30, 100, previous=[
+        CreditedPeriod(date(2026, 3, 31), date(2026, 4, 30), 200, 1050, 1250)]), "READING_BACKWARDS"),
 ])
 def test_billing_period_refusals(activity, reason):
     result = calculate(scene("household_electricity"), activity)
     assert result.rejection is not None and result.rejection.reason == reason
     assert result.rejection.message
     assert (result.reduction_grams, result.points, result.growth) == (0, 0, 0)
+
+
+def test_bills_that_continue_the_meter_or_have_no_readings_kept_are_not_backwards():
+    kept = [CreditedPeriod(date(2026, 1, 30), date(2026, 3, 1), 200, 800, 1000),
+            CreditedPeriod(date(2026, 3, 31), date(2026, 4, 30), 200, 1100, 1300)]
+    assert calculate(scene("household_electricity"), bill(date(2026, 3, 1), 30, 100, previous=kept)
+                     ).rejection is None  # 1000 -> 1100, between the two
+    unknown = [CreditedPeriod(date(2026, 1, 30), date(2026, 3, 1), 200)]  # kept without readings
+    assert calculate(scene("household_electricity"), bill(date(2026, 3, 1), 30, 100, first_reading=10,
+                                                          previous=unknown)).rejection is None
 
 
 def test_a_period_is_cut_to_its_cap():

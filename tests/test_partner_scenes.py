@@ -170,8 +170,11 @@ async def test_household_electricity_three_monthly_bills_overlap_backwards_and_t
 
     overlap = await post(http, [bill("mid", pid, "2026-09-15", "2026-10-15", (300, 350))])
     backwards = await post(http, [bill("back", pid, "2026-11-01", "2026-12-01", (420, 400))])
-    assert [(r[0]["status"], r[0]["reason"]) for r in (overlap, backwards)] == [
-        ("rejected", "PERIOD_OVERLAP"), ("rejected", "READING_BACKWARDS")]
+    # the November bill starts below October's end reading of 420: the meter ran backwards
+    between = await post(http, [bill("reset", pid, "2026-11-01", "2026-12-01", (380, 400))])
+    assert [(r[0]["status"], r[0]["reason"]) for r in (overlap, backwards, between)] == [
+        ("rejected", "PERIOD_OVERLAP"), ("rejected", "READING_BACKWARDS"), ("rejected", "READING_BACKWARDS")]
+    assert "420" in between[0]["message"]
 
     # the October bill again, from a second utility (another record id): credited once
     [again] = await post(http, [bill("grid-b-oct", pid, "2026-10-01", "2026-11-01", (320, 420))], GRID_B)
@@ -377,6 +380,7 @@ def mixed_scene_records(prefix: str, first: str, second: str) -> list[dict]:
         scene(f"{prefix}-r1", first, "recycling", station_id="S", receipt_no=f"{prefix}-R", material="paper",
               weight_g=2500),
         power(f"{prefix}-back", "2026-10-01", "2026-11-01", (350, 340)),  # READING_BACKWARDS
+        power(f"{prefix}-reset", "2026-10-01", "2026-11-01", (340, 360)),  # below September's 350
         sorting(2),  # over the day's 40 g
         scene(f"{prefix}-boat", second, "island_boat", ticket_no=f"{prefix}-TK", sailing_date="2026-11-30"),
         scene(f"{prefix}-boat2", first, "island_boat", ticket_no=f"{prefix}-TK", sailing_date="2026-11-29"),
@@ -413,16 +417,17 @@ async def test_a_mixed_scene_batch_equals_the_same_records_one_by_one(http, capl
         ("accepted", None), ("rejected", "NO_SAVING"), ("accepted", None), ("accepted", None),
         ("rejected", "NO_BASELINE"), ("rejected", "PERIOD_OVERLAP"), ("accepted", None), ("accepted", None),
         ("duplicate", None), ("accepted", None), ("rejected", "READING_BACKWARDS"),
-        ("rejected", "DAILY_CAP_REACHED"), ("accepted", None), ("duplicate", None), ("duplicate", None),
+        ("rejected", "READING_BACKWARDS"), ("rejected", "DAILY_CAP_REACHED"), ("accepted", None),
+        ("duplicate", None), ("duplicate", None),
         ("accepted", None), ("duplicate", None), ("rejected", "UNKNOWN_VARIETY"),
         ("rejected", "UNKNOWN_SUBJECT"), ("accepted", None)]
     assert batch[3]["reductionGrams"] == 23073  # 193 kWh, its own average, against 150 used
     assert batch[6]["reductionGrams"] == 21840  # the gas bill before it in the batch is its baseline
     assert batch[8]["activityId"] == batch[3]["activityId"]  # the same bill: the credited one
-    assert batch[13]["activityId"] == batch[12]["activityId"]  # the same ticket within the batch
+    assert batch[14]["activityId"] == batch[13]["activityId"]  # the same ticket within the batch
     earlier = await PartnerRecord.get(partner_id=CITY, record_id="b-grid-boat")
-    assert batch[14]["activityId"] == str(earlier.activity_id)  # reported by another partner before
-    assert batch[16]["activityId"] == batch[9]["activityId"]  # the same record id
+    assert batch[15]["activityId"] == str(earlier.activity_id)  # reported by another partner before
+    assert batch[17]["activityId"] == batch[9]["activityId"]  # the same record id
 
     for mine, theirs in zip(together, alone, strict=True):
         assert await balances(mine) == await balances(theirs)
@@ -436,7 +441,7 @@ async def test_a_mixed_scene_batch_equals_the_same_records_one_by_one(http, capl
             (f"{prefix}-E", "2026-08-01"), (f"{prefix}-G", "2026-08-01"),
             (f"{prefix}-E", "2026-09-01"), (f"{prefix}-G", "2026-09-01")]
     assert await SceneClaim.filter(partner_id=ALL).count() == 2 * 7
-    assert await PartnerRecord.filter(partner_id=ALL, record_id__startswith="b-").count() == 19
+    assert await PartnerRecord.filter(partner_id=ALL, record_id__startswith="b-").count() == 20
     report = await verify_ledger()
     assert report.ok, report.problems
 

@@ -15,7 +15,7 @@ from app.accounts.models import Player
 from app.credits.models import Activity, DailyCredit
 from app.database import insert_rows, select_where_in, update_rows
 from app.ledger.service import Entry
-from methodology import CreditedPeriod
+from methodology import CreditedPeriod, MeterReadingInput
 
 DAILY_TOTALS = {"reduction_grams": "bigint", "points": "bigint", "growth": "bigint", "energy": "bigint"}
 ACTIVITY_COLUMNS = {
@@ -30,7 +30,8 @@ PARTNER_RECORD_COLUMNS = {
     "status": "text", "reason": "text", "message": "text", "activity_id": "uuid"}
 METER_PERIOD_COLUMNS = {
     "kind": "text", "meter_id": "text", "period_start": "date", "period_end": "date",
-    "consumption": "bigint", "activity_id": "uuid", "created_at": "timestamptz"}
+    "consumption": "bigint", "start_reading": "bigint", "end_reading": "bigint",
+    "activity_id": "uuid", "created_at": "timestamptz"}
 SCENE_CLAIM_COLUMNS = {
     "kind": "text", "digest": "text", "dedup_key": "jsonb", "activity_id": "uuid",
     "partner_id": "text", "created_at": "timestamptz"}
@@ -136,11 +137,13 @@ async def scene_history(claims: list[ClaimKey], meters: list[MeterKey]) -> Scene
             found[(row["kind"], row["digest"])] = str(row["activity_id"])
     periods: dict[MeterKey, list[CreditedPeriod]] = {key: [] for key in meters}
     for row in await select_where_in(
-            conn, 'SELECT kind, meter_id, period_start, period_end, consumption FROM "meter_period"',
+            conn, "SELECT kind, meter_id, period_start, period_end, consumption, start_reading,"
+                  ' end_reading FROM "meter_period"',
             "meter_id", sorted({m for _, m in meters}), order_by="id"):
         if (row["kind"], row["meter_id"]) in periods:
             periods[(row["kind"], row["meter_id"])].append(CreditedPeriod(
-                _date(row["period_start"]), _date(row["period_end"]), row["consumption"]))
+                _date(row["period_start"]), _date(row["period_end"]), row["consumption"],
+                row["start_reading"], row["end_reading"]))
     return SceneHistory(found, periods)
 
 
@@ -148,6 +151,8 @@ def _date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def meter_period_row(kind: str, meter_id: str, start: date, end: date, consumption: int,
-                     activity_id: Any, now: datetime) -> tuple:
-    return (kind, meter_id, start, end, consumption, str(activity_id), now)
+def meter_period_row(kind: str, reading: MeterReadingInput, activity_id: Any, now: datetime) -> tuple:
+    """A bill's period as a row in the order of METER_PERIOD_COLUMNS."""
+    return (kind, reading.meter_id, reading.period_start, reading.period_end,
+            reading.end_reading - reading.start_reading, reading.start_reading, reading.end_reading,
+            str(activity_id), now)

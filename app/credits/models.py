@@ -124,6 +124,10 @@ class MeterPeriod(Model):
     period_start = fields.DateField()
     period_end = fields.DateField()
     consumption = fields.BigIntField()
+    # the bill's readings (null on periods kept before they were): a later bill of the
+    # meter must not start below the end reading of the one before it
+    start_reading = fields.BigIntField(null=True)
+    end_reading = fields.BigIntField(null=True)
     activity: fields.ForeignKeyRelation = fields.ForeignKeyField(
         "models.Activity", related_name=False, on_delete=fields.RESTRICT
     )

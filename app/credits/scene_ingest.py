@@ -221,7 +221,8 @@ class SceneCrediting(CreditService):
             if isinstance(reading, MeterReadingInput):
                 periods = await MeterPeriod.filter(kind=scene.kind, meter_id=reading.meter_id)
                 reading = replace(reading, previous=tuple(
-                    CreditedPeriod(p.period_start, p.period_end, p.consumption) for p in periods))
+                    CreditedPeriod(p.period_start, p.period_end, p.consumption, p.start_reading,
+                                   p.end_reading) for p in periods))
             calc = calculate(methodology, reading, totals(daily))
             rejection = calc.rejection
             activity = scene_activity(partner_id, scene, player, local_date, calc)
@@ -235,7 +236,9 @@ class SceneCrediting(CreditService):
                 await MeterPeriod.create(
                     kind=scene.kind, meter_id=reading.meter_id, period_start=reading.period_start,
                     period_end=reading.period_end,
-                    consumption=reading.end_reading - reading.start_reading, activity=activity)
+                    consumption=reading.end_reading - reading.start_reading,
+                    start_reading=reading.start_reading, end_reading=reading.end_reading,
+                    activity=activity)
             if rejection is None:
                 if key is not None:
                     await SceneClaim.create(kind=scene.kind, digest=key.digest, dedup_key=key.values,
@@ -293,12 +296,10 @@ class SceneCrediting(CreditService):
                           activity.id)
         if plan.meter is not None and isinstance(reading, MeterReadingInput) and (
                 rejection is None or rejection.reason in METER_HISTORY_REASONS):
-            consumption = reading.end_reading - reading.start_reading
-            history.periods[plan.meter].append(
-                CreditedPeriod(reading.period_start, reading.period_end, consumption))
-            rows.meter_periods.append(meter_period_row(
-                scene.kind, reading.meter_id, reading.period_start, reading.period_end,
-                consumption, activity.id, rows.now))
+            history.periods[plan.meter].append(CreditedPeriod(
+                reading.period_start, reading.period_end, reading.end_reading - reading.start_reading,
+                reading.start_reading, reading.end_reading))
+            rows.meter_periods.append(meter_period_row(scene.kind, reading, activity.id, rows.now))
         if rejection is not None:
             return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=message)
         if plan.claim is not None and scene.dedup_key is not None:
