@@ -33,7 +33,7 @@ from schema.planet import PlanetMutation, PlanetQuery, PlanetSubscription
 from schema.privacy import PrivacyMutation
 from schema.regulator import RegulatorQuery
 from schema.rules import RulesMutation, RulesQuery
-from schema.scalars import AWARE_DATETIME
+from schema.scalars import AWARE_DATETIME, LONG, Long
 from schema.shop import ShopMutation, ShopQuery
 from schema.transparency import TransparencyQuery
 
@@ -120,7 +120,7 @@ def build_schema(settings: Settings,
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=CodedExecutor,
-        scalar_overrides={datetime: AWARE_DATETIME},
+        scalar_overrides={datetime: AWARE_DATETIME, Long: LONG},
         extensions=[  # factories: each operation gets fresh extension instances
             OperationMetrics,  # first: it finishes last, and counts the errors clients get
             *([tracing] if tracing else []),

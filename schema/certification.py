@@ -20,6 +20,7 @@ from schema.activities import Activity, ActivityWithdrawal, WithdrawalReason
 from schema.errors import UserError, user_errors
 from schema.pagination import Connection, paginate
 from schema.permissions import Public, requires_role
+from schema.scalars import Long
 
 IsOperator = requires_role(Role.OPERATOR)
 
@@ -51,7 +52,7 @@ class CertifiedBatch:
         "The batch's first serial, printed (null when it issued none: an empty or an "
         "adjustment batch)."))
     last_serial: str | None
-    grams: int = strawberry.field(description=(
+    grams: Long = strawberry.field(description=(
         "Grams certified (= serials issued); negative for an adjustment: the grams withdrawn."))
     activity_count: int
     participants: int

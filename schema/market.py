@@ -20,6 +20,7 @@ from app.market.models import SaleMode
 from schema.errors import UserError, client_error, user_errors
 from schema.pagination import Connection, decode_newest, newest_key, page_args, paginate
 from schema.permissions import Public, requires_role
+from schema.scalars import Long
 
 strawberry.enum(BuyerKindEnum, name="BuyerKind")  # marks the class itself (the alias below)
 BuyerKind = BuyerKindEnum
@@ -51,7 +52,7 @@ class CertificateSerialRange:
     methodology_version: int
     first_serial: str = strawberry.field(description="Printed, e.g. SZ-2026-11-TRAVEL-V1-000000001.")
     last_serial: str = strawberry.field(description="Printed; the range includes it.")
-    grams: int = strawberry.field(description="Serials in the range: one per gram.")
+    grams: Long = strawberry.field(description="Serials in the range: one per gram.")
 
 
 @strawberry.type
@@ -68,13 +69,13 @@ class RetirementCertificate:
     buyer_id: strawberry.ID
     buyer_name: str
     buyer_kind: BuyerKind
-    grams: int
+    grams: Long
     price_fen_per_tonne: int
-    total_fen: int = strawberry.field(
+    total_fen: Long = strawberry.field(
         description="grams × price per tonne / 1,000,000, rounded half up to whole fen.")
     shop_share_percent: int = strawberry.field(
         description="The share of the revenue that funds the points shop, when sold.")
-    shop_fund_fen: int = strawberry.field(
+    shop_fund_fen: Long = strawberry.field(
         description="totalFen × shopSharePercent / 100, rounded down to whole fen.")
     ranges: list[CertificateSerialRange] = strawberry.field(
         description="The serials, in the order they were taken (oldest batch first).")
@@ -97,7 +98,7 @@ class RetirementCertificate:
             ranges=[CertificateSerialRange(
                 batch_code=r.batch_code, period=r.period, methodology_id=r.methodology_id,
                 methodology_version=r.methodology_version, first_serial=r.first_printed,
-                last_serial=r.last_printed, grams=r.grams) for r in c.ranges],
+                last_serial=r.last_printed, grams=Long(r.grams)) for r in c.ranges],
             methodologies=[CertificateMethodology(methodology_id=m, version=v)
                            for m, v in c.methodologies],
             periods=c.periods, note=s.note, created_at=s.created_at, digest=s.digest)
@@ -105,17 +106,17 @@ class RetirementCertificate:
 
 @strawberry.type
 class MarketInventory:
-    certified_grams: int = strawberry.field(
+    certified_grams: Long = strawberry.field(
         description="Grams certified by sealed and supplementary batches.")
-    adjusted_grams: int = strawberry.field(
+    adjusted_grams: Long = strawberry.field(
         description="Grams taken back by adjustment batches (withdrawn activities).")
-    sold_grams: int
-    retired_grams: int
-    available_grams: int = strawberry.field(description=(
+    sold_grams: Long
+    retired_grams: Long
+    available_grams: Long = strawberry.field(description=(
         "Not yet sold or retired: certified − adjusted − sold − retired (the ledger balance "
         "of inventory:certified)."))
-    revenue_fen: int = strawberry.field(description="Every sale's and retirement's total.")
-    shop_fund_fen: int = strawberry.field(description="The part of the revenue that funds the shop.")
+    revenue_fen: Long = strawberry.field(description="Every sale's and retirement's total.")
+    shop_fund_fen: Long = strawberry.field(description="The part of the revenue that funds the shop.")
     shop_share_percent: int = strawberry.field(
         description="The share configured now (CARBON_MARKET_SHOP_SHARE_PERCENT).")
 
@@ -174,7 +175,7 @@ class MarketQuery:
                               decode_newest)
 
 
-async def _sell(info: Info, mode: SaleMode, buyer_id: strawberry.ID, grams: int,
+async def _sell(info: Info, mode: SaleMode, buyer_id: strawberry.ID, grams: Long,
                 price_fen_per_tonne: int, idempotency_key: str,
                 note: str | None) -> CertificatePayload:
     principal = await info.context.principal()
@@ -205,7 +206,7 @@ class MarketMutation:
     @strawberry.mutation(permission_classes=[IsOperator], description=(
         "Sell certified grams to a buyer, who then holds them: the next serials in order, a "
         "certificate, the revenue booked. The same idempotencyKey returns the same certificate."))
-    async def sell_certified_grams(self, info: Info, buyer_id: strawberry.ID, grams: int,
+    async def sell_certified_grams(self, info: Info, buyer_id: strawberry.ID, grams: Long,
                                    price_fen_per_tonne: int, idempotency_key: str,
                                    note: str | None = None) -> CertificatePayload:
         return await _sell(info, SaleMode.SALE, buyer_id, grams, price_fen_per_tonne,
@@ -214,7 +215,7 @@ class MarketMutation:
     @strawberry.mutation(permission_classes=[IsOperator], description=(
         "Retire certified grams for a buyer (an offset: cancelled for good), as "
         "sellCertifiedGrams; the price may be 0. Note: what the retirement offsets."))
-    async def retire_certified_grams(self, info: Info, buyer_id: strawberry.ID, grams: int,
+    async def retire_certified_grams(self, info: Info, buyer_id: strawberry.ID, grams: Long,
                                      price_fen_per_tonne: int, idempotency_key: str,
                                      note: str | None = None) -> CertificatePayload:
         return await _sell(info, SaleMode.RETIREMENT, buyer_id, grams, price_fen_per_tonne,

@@ -15,6 +15,7 @@ from app.regulator import report as service
 from app.regulator.report_output import ReportTable as ReportTableEnum
 from app.regulator.report_output import table_csv
 from schema.errors import client_error
+from schema.scalars import Long
 
 strawberry.enum(ReportTableEnum, name="ReportTable",
                 description="A table of the regulator's report, as CSV.")
@@ -33,21 +34,21 @@ class ReportScope:
 @strawberry.type
 class ReportTotals:
     activities: int
-    reduction_grams: int
-    points: int
+    reduction_grams: Long
+    points: Long
     participants: int
 
 
 @strawberry.type
 class CertifiedTotals:
     batches: int
-    grams: int = strawberry.field(description="Grams of sealed and supplementary batches "
+    grams: Long = strawberry.field(description="Grams of sealed and supplementary batches "
                                               "(one serial each).")
-    adjustment_grams: int = strawberry.field(description="Adjustment batches' grams (zero or "
+    adjustment_grams: Long = strawberry.field(description="Adjustment batches' grams (zero or "
                                                          "negative): withdrawn after "
                                                          "certification.")
-    net_grams: int
-    unrecovered_grams: int = strawberry.field(description="Withdrawn after they were sold: "
+    net_grams: Long
+    unrecovered_grams: Long = strawberry.field(description="Withdrawn after they were sold: "
                                                           "the inventory could not take them "
                                                           "back.")
     activities: int
@@ -61,7 +62,7 @@ class CertifiedBatchFigures:
     kind: str
     methodology_id: str
     methodology_version: int
-    grams: int
+    grams: Long
     activity_count: int
     participants: int
     first_serial: str = strawberry.field(description="Printed; empty when none was issued.")
@@ -75,8 +76,8 @@ class ReportBreakdownRow:
     dimension: str = strawberry.field(description="scene, methodology, district or partner.")
     key: str
     activities: int
-    grams: int
-    adjustment_grams: int
+    grams: Long
+    adjustment_grams: Long
 
 
 @strawberry.type
@@ -84,8 +85,8 @@ class ReportSeriesRow:
     bucket: str = strawberry.field(description="A day (YYYY-MM-DD) or a month (YYYY-MM).")
     scene: str
     activities: int
-    reduction_grams: int
-    points: int
+    reduction_grams: Long
+    points: Long
     participants: int
 
 
@@ -93,8 +94,8 @@ class ReportSeriesRow:
 class ReportBucket:
     bucket: str
     activities: int
-    reduction_grams: int
-    points: int
+    reduction_grams: Long
+    points: Long
     participants: int = strawberry.field(description="Distinct players in the bucket.")
 
 
@@ -103,28 +104,28 @@ class ReportParticipant:
     pseudonym: str = strawberry.field(description="HMAC of the player's id under a server "
                                                   "key: stable, not reversible.")
     activities: int
-    reduction_grams: int
-    points: int
+    reduction_grams: Long
+    points: Long
 
 
 @strawberry.type
 class ReportLedgerCheck:
-    credited_grams: int = strawberry.field(description="CO2E_GRAMS the ledger credited to "
+    credited_grams: Long = strawberry.field(description="CO2E_GRAMS the ledger credited to "
                                                        "players for the accepted activities.")
-    certified_grams: int = strawberry.field(description="CERTIFIED_GRAMS the batches moved "
+    certified_grams: Long = strawberry.field(description="CERTIFIED_GRAMS the batches moved "
                                                         "into the certified inventory.")
 
 
 @strawberry.type
 class ReportMarket:
-    sold_grams: int
-    retired_grams: int
-    revenue_fen: int
-    shop_share_fen: int
+    sold_grams: Long
+    retired_grams: Long
+    revenue_fen: Long
+    shop_share_fen: Long
     certificates: int
-    scope_grams_sold: int = strawberry.field(description="Of the scope's certified grams: "
+    scope_grams_sold: Long = strawberry.field(description="Of the scope's certified grams: "
                                                          "sold so far (any time).")
-    scope_grams_retired: int
+    scope_grams_retired: Long
 
 
 @strawberry.type

@@ -38,7 +38,7 @@ CERTIFICATE_FIELDS = """number mode buyerId buyerName buyerKind grams
   priceFenPerTonne totalFen shopSharePercent shopFundFen note createdAt digest periods
   methodologies { methodologyId version }
   ranges { batchCode period methodologyId methodologyVersion firstSerial lastSerial grams }"""
-SELL = """mutation($buyerId: ID!, $grams: Int!, $price: Int!, $key: String!, $note: String) {
+SELL = """mutation($buyerId: ID!, $grams: Long!, $price: Int!, $key: String!, $note: String) {
   sellCertifiedGrams(buyerId: $buyerId, grams: $grams, priceFenPerTonne: $price,
                      idempotencyKey: $key, note: $note) {
     certificate { FIELDS } errors { code message field } } }""".replace("FIELDS", CERTIFICATE_FIELDS)
@@ -482,3 +482,27 @@ async def test_the_console_market_page_sells_and_prints_a_certificate(app):
         assert 'id="sale-form"' not in page.text and "3,800 g" in page.text
         refused = await c.post("/console/market/sales", data={"csrf": csrf_of(page.text)})
         assert refused.status_code == 403
+
+
+async def test_a_city_s_totals_pass_32_bits(gql):
+    """3,000 t certified and 2,500 t sold in one certificate: the grams and fen are Long,
+    read and written as plain JSON numbers past Int's 2,147,483,647."""
+    token = await operator(gql)
+    await certify("SZ-2026-10-TRAVEL-V1", 3_000_000_000)
+    buyer = await new_buyer(gql, token, "粤港澳大湾区航运集团")
+    sold = await sell(gql, token, buyer, 2_500_000_000)
+    assert sold["errors"] == [], sold
+    certificate = sold["certificate"]
+    assert (certificate["grams"], certificate["totalFen"]) == (2_500_000_000, 10_000_000)
+    [whole] = certificate["ranges"]
+    assert (whole["grams"], whole["lastSerial"]) == (2_500_000_000, "SZ-2026-10-TRAVEL-V1-2500000000")
+    inventory = (await gql(INVENTORY, token=token))["data"]["marketInventory"]
+    assert (inventory["certifiedGrams"], inventory["soldGrams"], inventory["availableGrams"]) == (
+        3_000_000_000, 2_500_000_000, 500_000_000)
+    assert await balance("inventory:certified", Asset.CERTIFIED_GRAMS) == 500_000_000
+
+    for grams in (2**53, 1.5, "12", True):  # not a whole number a client reads exactly
+        refused = await gql(SELL, {"buyerId": buyer, "grams": grams, "price": 4000, "key": "big"},
+                            token=token)
+        assert refused["errors"][0]["extensions"]["code"] == "INVALID_INPUT", refused
+    assert await MarketSale.all().count() == 1

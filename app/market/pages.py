@@ -29,7 +29,7 @@ LOOKUP = f"query($number: String!) {{ certificate(number: $number) {{ {CERTIFICA
 CREATE_BUYER = f"""mutation($name: String!, $kind: BuyerKind!, $contact: String, $key: String!) {{
   createBuyer(name: $name, kind: $kind, contact: $contact, idempotencyKey: $key) {{
     buyer {{ id }} {ERRORS} }} }}"""
-SELL = f"""mutation($buyer: ID!, $grams: Int!, $price: Int!, $key: String!, $note: String) {{
+SELL = f"""mutation($buyer: ID!, $grams: Long!, $price: Int!, $key: String!, $note: String) {{
   MODE(buyerId: $buyer, grams: $grams, priceFenPerTonne: $price, idempotencyKey: $key,
        note: $note) {{ certificate {{ number }} {ERRORS} }} }}"""
 KINDS = ("COMPANY", "EVENT", "ORGANISATION", "INDIVIDUAL")

@@ -49,7 +49,7 @@ SHOP_FUND = "market:shop-fund"
 ADJUSTMENT_TYPE = "certification.adjustment"  # the ledger type of an adjustment batch's posting
 CURSOR = "certified"
 NAME_MAX, CONTACT_MAX, NOTE_MAX, KEY_MAX = 120, 200, 300, 200
-MAX_GRAMS = 2_000_000_000  # 2,000 t in one sale (GraphQL's Int)
+MAX_GRAMS = 10**12  # 1,000,000 t in one sale: beyond any buyer's offset, within Long
 MAX_PRICE_FEN_PER_TONNE = 100_000_000  # ¥1,000,000 a tonne
 
 
