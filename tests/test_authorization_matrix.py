@@ -155,6 +155,7 @@ def dummy(type_: graphql.GraphQLInputType) -> Any:
     return {
         "String": "x",
         "Int": 1,
+        "Long": 1,
         "Float": 1.0,
         "Boolean": False,
         "ID": str(uuid.uuid4()),

@@ -55,6 +55,11 @@ CUSTOM_SCALARS = {
         st.datetimes().map(lambda d: d.isoformat()),  # no zone
         st.text(max_size=25),
     ).map(nodes.String),
+    "Long": st.one_of(  # whole numbers either side of 2^53, and what is not one
+        st.integers(min_value=-(2**60), max_value=2**60).map(nodes.Int),
+        st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+        st.text(max_size=12).map(nodes.String),
+    ),
 }
 
 # A Python exception leaking into a message: "Traceback", a file path, or an exception name.
