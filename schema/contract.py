@@ -151,7 +151,10 @@ class CommittedVersion:
 
 
 def committed_versions(path: Path) -> list[CommittedVersion]:
-    """Every committed version of `path`, oldest first (renames not followed)."""
+    """Every committed version of `path` along the main line, oldest first (renames not
+    followed). A merged branch counts by its merge commit: with the branch's own commits
+    interleaved by date, a version from before the other line's additions would seem to
+    remove them."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
@@ -161,5 +164,5 @@ def committed_versions(path: Path) -> list[CommittedVersion]:
         return done.stdout
 
     relative = git("ls-files", "--full-name", "--error-unmatch", path.name).strip()
-    commits = git("log", "--reverse", "--format=%H", "--", path.name).split()
+    commits = git("log", "--first-parent", "--reverse", "--format=%H", "--", path.name).split()
     return [CommittedVersion(c, git("show", f"{c}:{relative}")) for c in commits]

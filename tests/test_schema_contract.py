@@ -116,6 +116,15 @@ def commit_versions(repo: Path, *versions: str) -> Path:
     return repo / "schema.graphql"
 
 
+def without_query_field(sdl: str, name: str) -> str:
+    """`sdl` as if an earlier release had not yet added the Query field `name`."""
+    head, rest = sdl.split("\ntype Query {\n", 1)
+    body, tail = rest.split("\n}\n", 1)
+    blocks = [b for b in body.split("\n\n") if not b.splitlines()[-1].startswith(f"  {name}:")]
+    assert len(blocks) == body.count("\n\n")  # exactly one dropped
+    return head + "\ntype Query {\n" + "\n\n".join(blocks) + "\n}\n" + tail
+
+
 def run_history(sdl: Path, changes: str = "") -> tuple[int, str]:
     (sdl.parent / "changes.toml").write_text(changes, encoding="utf-8")
     result = CliRunner().invoke(cli, ["schema", "check", "--history", "--against", str(sdl),
@@ -130,6 +139,37 @@ def test_history_catches_a_removal_released_in_an_earlier_commit(tmp_path):
     code, output = run_history(sdl)
     assert code == 1, output
     assert "Query.retiredCount removed" in output and "without being @deprecated" in output
+
+
+def test_history_follows_the_main_line_through_a_merged_branch(tmp_path):
+    """Main adds `me` while a branch adds `methodologies`; the branch's commit is dated
+    after main's. Checked in date order, the branch's version would seem to remove `me`;
+    along the main line, the merge has both and nothing was removed."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    def commit(sdl: str, message: str, date: str) -> None:
+        (tmp_path / "schema.graphql").write_text(sdl, encoding="utf-8")
+        git("add", "schema.graphql")
+        git("commit", "-q", "-m", message, f"--date={date}")
+
+    neither = without_query_field(without_query_field(LIVE, "me"), "methodologies")
+    git("init", "-q", "-b", "main")
+    commit(neither, "base", "2026-01-01T00:00:00")
+    git("checkout", "-q", "-b", "scenes")
+    commit(without_query_field(LIVE, "me"), "methodologies on a branch", "2026-01-03T00:00:00")
+    git("checkout", "-q", "main")
+    commit(without_query_field(LIVE, "methodologies"), "me on main", "2026-01-02T00:00:00")
+    git("merge", "-q", "--no-commit", "scenes")
+    (tmp_path / "schema.graphql").write_text(LIVE, encoding="utf-8")
+    git("add", "schema.graphql")
+    git("commit", "-q", "-m", "merge scenes")
+    code, output = run_history(tmp_path / "schema.graphql")
+    assert code == 0, output
+    assert "3 schema changes checked" in output  # base, main, the merge, then the live schema
 
 
 def test_history_passes_a_deprecated_then_declared_removal(tmp_path):
