@@ -138,20 +138,24 @@ def dialect_sql(conn: Any, template: str, count: int = 9) -> str:
     return template.format(*[f"{mark}{i}" for i in range(count + 1)])
 
 
-async def select_where_in(conn: Any, select: str, column: str, values: list[str],
+async def select_where_in(conn: Any, select: str, where: dict[str, list[str]],
                           order_by: str = "") -> list[dict]:
-    """`select` (a query without WHERE) of the rows whose text `column` is one of `values`
-    (in the order `order_by` names, if it does),
-    in one statement of fixed text: `= ANY($1::text[])` on PostgreSQL, `IN (SELECT value
-    FROM json_each(?))` on SQLite. A filter's `__in` through pypika builds (and the
-    database parses) a statement of one parameter per value, slow for a batch's thousands."""
-    if not values:
+    """`select` (a query without WHERE) of the rows whose text columns each hold one of
+    their values in `where` (column -> values; every pair the columns make matches, so
+    filter the rows for the combinations wanted), in the order `order_by` names, if any.
+    One statement of fixed text: `= ANY($n::text[])` on PostgreSQL, `IN (SELECT value FROM
+    json_each(?))` on SQLite. A filter's `__in` through pypika builds (and the database
+    parses) a statement of one parameter per value, slow for a batch's thousands. Name the
+    columns of an index, leading one first, so the database seeks rather than scans."""
+    if not where or not all(where.values()):
         return []
     order = f" ORDER BY {order_by}" if order_by else ""
     if conn.capabilities.dialect == "postgres":
-        return await conn.execute_query_dict(f'{select} WHERE "{column}" = ANY($1::text[]){order}', [values])
-    return await conn.execute_query_dict(
-        f'{select} WHERE "{column}" IN (SELECT value FROM json_each(?)){order}', [json.dumps(values)])
+        test = " AND ".join(f'"{column}" = ANY(${n}::text[])' for n, column in enumerate(where, 1))
+        return await conn.execute_query_dict(f"{select} WHERE {test}{order}", list(where.values()))
+    test = " AND ".join(f'"{column}" IN (SELECT value FROM json_each(?))' for column in where)
+    return await conn.execute_query_dict(f"{select} WHERE {test}{order}",
+                                         [json.dumps(values) for values in where.values()])
 
 
 # What a database can raise: Tortoise's errors and the drivers' own (a deadlock, a
