@@ -10,7 +10,8 @@ registered for travel, household electricity, recycling and the banking actions,
 sends travel batches (metro and bus) and mixed batches (a quarter each of travel,
 electricity bills, recycling receipts and banking actions) alternately, of the same
 size, every record for its own player, meter, receipt or transaction so none is refused.
-Prints records/s per batch and overall for both, the ratio mixed/travel, the outcomes
+Prints records/s per batch and overall for both, the ratio mixed/travel overall and the
+median of each mixed batch against the travel batch just before it, the outcomes
 counted (every record must be accepted), then runs `carbon-planet ledger verify`; exits 1
 if a record was not accepted or the ledger does not verify.
 
@@ -25,6 +26,7 @@ import asyncio
 import json
 import pstats
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,12 +85,14 @@ class Series:
     name: str
     records: int = 0
     seconds: float = 0.0
+    batch_seconds: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
 
     def add(self, size: int, result: BatchResult) -> None:
         self.records += size
         self.seconds += result.seconds
+        self.batch_seconds.append(result.seconds)
         self.statuses.update(result.statuses)
         self.reasons.update(result.reasons)
 
@@ -152,6 +156,12 @@ async def run(opts: argparse.Namespace) -> int:
     if not opts.only:
         ratio = mixed.rate / travel.rate if travel.rate else 0.0
         print(f"ratio mixed/travel: {ratio:.2f} (mixed batches take {1 / ratio if ratio else 0:.1f}x as long)")
+        # each mixed batch against the travel batch sent just before it: a moment's load
+        # on the shared cores moves one pair, not the median
+        pairs = sorted(t / m for t, m in zip(travel.batch_seconds, mixed.batch_seconds, strict=True))
+        quartiles = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3
+        print(f"ratio per batch pair: median {statistics.median(pairs):.2f}"
+              f" (quartiles {quartiles[0]:.2f}–{quartiles[2]:.2f}, {len(pairs)} pairs)")
         # a mixed batch's travel quarter goes at the travel rate; the rest is the scenes' time
         scene_seconds = mixed.seconds - travel.seconds / 4
         print(f"estimated time per scene record: {1000 * scene_seconds / (0.75 * mixed.records):.1f} ms"
