@@ -39,7 +39,9 @@ class Activity(Model):
 
     class Meta:
         table = "activity"
-        indexes = (("player_id", "created_at"),)
+        # by local day: a certification close and the regulator's report read one month
+        # (or year) of a table that keeps growing
+        indexes = (("player_id", "created_at"), ("local_date",))
 
 
 class PartnerRecord(Model):
