@@ -163,3 +163,22 @@ async def test_a_batch_of_hundreds_of_players_is_credited_in_one_go(client, capl
     assert Counter(o["status"] for o in results) == {"accepted": 400}
     report = await verify_ledger()
     assert report.ok, report.problems
+
+
+async def test_a_batch_that_credits_nothing_is_still_one_transaction(client, caplog):
+    """Every record refused, then the same batch again (every record a duplicate): nothing
+    to lock or credit, and still no retry one by one."""
+    from app.accounts.models import Player
+
+    players = [await Player.create(nickname=f"n{i}", city="shenzhen") for i in range(3)]
+    caplog.set_level(logging.INFO, logger="carbon_planet.ingest")
+    records = [trip(f"short-{i}", str(p.id), start=yesterday_at(7, i), meters=10)
+               for i, p in enumerate(players)] + [trip("nobody-1", "nobody", start=yesterday_at(8))]
+    first = (await send(client, records)).json()["results"]
+    assert [(o["status"], o["reason"]) for o in first] == [("rejected", "TOO_SHORT")] * 3 + [
+        ("rejected", "UNKNOWN_SUBJECT")]
+    again = (await send(client, records)).json()["results"]
+    assert [o["status"] for o in again] == ["duplicate"] * 4
+    assert FALLBACK not in caplog.text, caplog.text
+    assert await PartnerRecord.filter(record_id__in=[r["id"] for r in records]).count() == 4
+    assert await LedgerTransaction.all().count() == 0

@@ -15,8 +15,10 @@ async def lock_dailies(keys: list[DailyKey]) -> dict[DailyKey, DailyCredit]:
     """The (player, day, kind) totals rows, created if new and locked until the transaction
     ends: one upsert, whose DO UPDATE takes the row locks in key order, so concurrent
     batches cannot deadlock on them (SQLite runs one writer at a time)."""
-    conn = connections.get("default")
     ordered = sorted({(str(p), d, k) for p, d, k in keys})
+    if not ordered:  # a batch that credits nothing (SQLite has no empty VALUES list)
+        return {}
+    conn = connections.get("default")
     upsert = ("INSERT INTO daily_credit (player_id, local_date, kind, reduction_grams, points, "
               "growth, energy, steps) {rows} ON CONFLICT (player_id, local_date, kind) "
               "DO UPDATE SET kind = EXCLUDED.kind RETURNING *")

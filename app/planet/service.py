@@ -32,8 +32,10 @@ async def lock_planets(player_ids: list[str]) -> dict[str, Planet]:
     """The players' planet rows, created if new, locked until the transaction ends: one
     upsert, whose DO UPDATE takes the row locks in player order (SQLite runs one writer
     at a time)."""
-    conn = connections.get("default")
     ids = sorted({str(p) for p in player_ids})
+    if not ids:  # SQLite has no empty VALUES list
+        return {}
+    conn = connections.get("default")
     upsert = ("INSERT INTO planet (player_id, state, updated_at) {rows} ON CONFLICT (player_id) "
               "DO UPDATE SET player_id = EXCLUDED.player_id RETURNING *")
     if conn.capabilities.dialect == "postgres":  # one statement text for any batch size
