@@ -345,7 +345,8 @@ async def test_a_player_is_found_by_phone_with_their_ledger_and_activities(brows
     rider_id = rider["player"]["id"]
     start = datetime.now(CST) - timedelta(hours=20)
     trips = [trip(f"t{n}", rider_id, start=start + timedelta(minutes=40 * n), meters=2000)
-             for n in range(22)]
+             for n in range(21)]
+    trips.append(trip("t-short", rider_id, start=start + timedelta(minutes=40 * 21), meters=10))
     await send(client, trips)
 
     await console_login(c, app, "+8613800138515", "operator")
@@ -363,6 +364,10 @@ async def test_a_player_is_found_by_phone_with_their_ledger_and_activities(brows
     older = re.search(r'id="activities-more" href="([^"]+)"', page.text).group(1)
     rest = await c.get(unescape(older))
     assert len(re.findall(r'data-activity="', rest.text)) == 2
+    # the refused one, on either page, says why, as the player reads it
+    rows = re.findall(r'<tr data-activity="[^"]+">.*?</tr>', page.text + rest.text, re.DOTALL)
+    [short] = [row for row in rows if "refused" in row]
+    assert "TOO_SHORT" in short and "The trip was too short to count." in short
     assert 'id="roles-form"' not in page.text and 'id="role-list"' in page.text
 
     nobody = await c.post("/console/players", data={"csrf": csrf, "phone": "+8613800138598"})

@@ -23,7 +23,7 @@ PLAYER = """query($id: ID!, $ledger: String, $activities: String) { player(id: $
     pageInfo { hasNextPage endCursor } }
   activities(first: 20, after: $activities) { edges { node { id kind source occurredAt
     distanceMeters steps reductionGrams pointsAwarded growthAwarded energyAwarded status
-    rejectReason methodology { id version } } } pageInfo { hasNextPage endCursor } }
+    rejectReason rejectReasonText methodology { id version } } } pageInfo { hasNextPage endCursor } }
   orders(first: 20) { edges { node { id status quantity pointsSpent couponCodes cashFen
     cancelReason createdAt playerId item { id title titleEn kind } } } } } }"""
 SET_ROLES = """mutation($id: ID!, $roles: [Role!]!) { setPlayerRoles(playerId: $id, roles: $roles) {
