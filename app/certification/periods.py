@@ -24,6 +24,11 @@ class Period:
     end: date
 
 
+def month_bounds(year: int, month: int) -> tuple[date, date]:
+    """The month's first day and the first day of the next."""
+    return date(year, month, 1), date(year + (month == 12), month % 12 + 1, 1)
+
+
 def parse_period(text: str, now: datetime, timezone: str) -> Period:
     """The month `text` names, refused unless it is over in the city's time zone at `now`."""
     found = PERIOD.match(text.strip())
@@ -31,8 +36,7 @@ def parse_period(text: str, now: datetime, timezone: str) -> Period:
         raise ServiceError(ErrorCode.INVALID_INPUT,
                            N_("A period is a month written YYYY-MM, like 2026-11."), "period")
     year, month = int(found.group(1)), int(found.group(2))
-    start = date(year, month, 1)
-    end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    start, end = month_bounds(year, month)
     today = now.astimezone(ZoneInfo(timezone)).date()
     if end > today:
         raise ServiceError(ErrorCode.INVALID_INPUT, N_(

@@ -35,6 +35,7 @@ from tortoise.transactions import in_transaction
 
 from app import audit
 from app.certification.models import CertifiedBatch
+from app.certification.periods import serial
 from app.database import dialect_sql, newest_first
 from app.errors import ErrorCode, ServiceError, invalid
 from app.i18n.messages import N_
@@ -85,8 +86,8 @@ class SerialRange:
     def grams(self) -> int:
         return self.last - self.first + 1
 
-    def printed(self, serial: int) -> str:
-        return f"{self.serial_prefix}-{serial:09d}"
+    def printed(self, number: int) -> str:
+        return serial(self.serial_prefix, number)
 
     @property
     def first_printed(self) -> str:
@@ -310,8 +311,8 @@ async def _sell_in_transaction(actor_id: str, mode: SaleMode, buyer: Buyer, gram
     shop = shop_fund_fen(total, share_percent)
     number = f"CPC-{issued + 1:08d}"
     sale_id = uuid.uuid4()
-    printed = [{"batch": b.code, "first": f"{b.serial_prefix}-{first:09d}",
-                "last": f"{b.serial_prefix}-{last:09d}", "grams": last - first + 1}
+    printed = [{"batch": b.code, "first": serial(b.serial_prefix, first),
+                "last": serial(b.serial_prefix, last), "grams": last - first + 1}
                for b, first, last in ranges]
     digest = certificate_digest(number, mode, buyer, grams, price, total, printed, now)
     sale = await MarketSale.create(

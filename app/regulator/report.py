@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from tortoise import connections
 from tortoise.functions import Count, Sum
 
 from app.certification.models import CertifiedBatch
+from app.certification.periods import PERIOD, month_bounds, serial
 from app.certification.service import ADJUSTMENT_TYPE, INVENTORY, SEAL_TYPE
 from app.credits.models import Activity
 from app.database import dialect_sql
@@ -37,7 +37,6 @@ from app.regulator.figures import grouped_totals
 
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 TOP = 10  # districts, partners and participants shown by name (all are in the CSV)
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 DIMENSIONS = ("scene", "methodology", "district", "partner")
 
 
@@ -65,7 +64,7 @@ def scope_of(period: str | None = None, year: int | None = None) -> ReportScope:
         raise ServiceError(ErrorCode.INVALID_INPUT,
                            N_("Give either a period (YYYY-MM) or a year, not both."), "period")
     if period is not None:
-        found = _PERIOD.match(period.strip())
+        found = PERIOD.match(period.strip())
         if not found:
             raise ServiceError(ErrorCode.INVALID_INPUT,
                                N_("A period is a month written YYYY-MM, such as 2026-11."),
@@ -74,8 +73,8 @@ def scope_of(period: str | None = None, year: int | None = None) -> ReportScope:
         if not 2000 <= y <= 2100:
             raise ServiceError(ErrorCode.INVALID_INPUT,
                                N_("The year must be from 2000 to 2100."), "period")
-        since = date(y, m, 1)
-        until = (date(y + (m == 12), m % 12 + 1, 1)) - timedelta(days=1)
+        since, end = month_bounds(y, m)
+        until = end - timedelta(days=1)
         return ReportScope(f"{y:04d}-{m:02d}", since, until, [f"{y:04d}-{m:02d}"], "day")
     assert year is not None
     if not 2000 <= year <= 2100:
@@ -291,9 +290,9 @@ async def _certified(scope: ReportScope) -> tuple[list[Batch], list[BreakdownRow
         "period", "methodology_id", "methodology_version", "closed_at", "id")
     batches = [Batch(b.code, b.period, b.kind, b.methodology_id, b.methodology_version,
                      b.grams, b.activity_count, b.participants,
-                     _serial(b.serial_prefix, b.first_serial) if b.last_serial >= b.first_serial
+                     serial(b.serial_prefix, b.first_serial) if b.last_serial >= b.first_serial
                      and b.kind != "adjustment" else "",
-                     _serial(b.serial_prefix, b.last_serial) if b.last_serial >= b.first_serial
+                     serial(b.serial_prefix, b.last_serial) if b.last_serial >= b.first_serial
                      and b.kind != "adjustment" else "",
                      b.content_hash, b.closed_at) for b in rows]
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -422,12 +421,9 @@ async def _market(scope: ReportScope, timezone: str) -> Market:
 
 
 def _month(period: str) -> tuple[date, date]:
-    y, m = int(period[:4]), int(period[5:7])
-    return date(y, m, 1), date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
-
-
-def _serial(prefix: str, number: int) -> str:
-    return f"{prefix}-{number:09d}"
+    """A YYYY-MM period's first and last days."""
+    since, end = month_bounds(int(period[:4]), int(period[5:7]))
+    return since, end - timedelta(days=1)
 
 
 def _amounts(row: dict) -> tuple[int, int, int, int]:
