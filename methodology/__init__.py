@@ -135,6 +135,7 @@ from methodology.calculator import (
     Rejection,
     calculate,
     check_time_window,
+    rounding_text,
 )
 from methodology.loader import (
     MethodologyError,
@@ -186,4 +187,5 @@ __all__ = [
     "public_caps",
     "public_factors",
     "public_scenes",
+    "rounding_text",
 ]

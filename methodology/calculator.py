@@ -275,6 +275,24 @@ def _reading_problem(r: MeterReadingInput) -> str | None:
     return None
 
 
+def rounding_text(m: Methodology, kind: str) -> str:
+    """The formula of a scene beyond travel and its rounding, in words ("" for trips and
+    steps): the same for every record of the kind in one methodology version."""
+    if kind in m.quantity:
+        unit = m.quantity[kind].quantity_unit
+        per, scale = QUANTITY_UNITS[unit]
+        return (f"grams = floor(quantity {unit} × factor mg/{per} / {1000 * scale});"
+                " points = floor(grams / grams_per_point)")
+    if kind in m.baseline:
+        unit = m.baseline[kind].quantity_unit
+        per, scale = QUANTITY_UNITS[unit]
+        return (f"grams = floor((baseline − consumption) {unit} × factor mg/{per} / {1000 * scale});"
+                " own moving average rounded down; points = floor(grams / grams_per_point)")
+    if kind in m.event:
+        return "grams = floor(amount mg / 1000); points = floor(grams / grams_per_point)"
+    return ""
+
+
 class _Calc:
     def __init__(self, m: Methodology) -> None:
         self.m = m
@@ -324,9 +342,8 @@ class _Calc:
         self.use_rates()
         self.inputs = {"quantity": str(activity.quantity),
                        "quantity_unit": scene.quantity_unit}
-        per, scale = QUANTITY_UNITS[scene.quantity_unit]
-        self.rounding = (f"grams = floor(quantity {scene.quantity_unit} × factor mg/{per}"
-                         f" / {1000 * scale}); points = floor(grams / grams_per_point)")
+        _, scale = QUANTITY_UNITS[scene.quantity_unit]
+        self.rounding = rounding_text(self.m, kind)
         if scene.varieties:
             self.inputs[scene.variety_field or "variety"] = str(activity.variety)
             factor = scene.varieties.get(activity.variety or "")
@@ -358,10 +375,8 @@ class _Calc:
                        "end_reading": str(reading.end_reading),
                        "household_size": str(reading.household_size),
                        "quantity_unit": scene.quantity_unit}
-        per, scale = QUANTITY_UNITS[scene.quantity_unit]
-        self.rounding = (f"grams = floor((baseline − consumption) {scene.quantity_unit}"
-                         f" × factor mg/{per} / {1000 * scale}); own moving average rounded"
-                         " down; points = floor(grams / grams_per_point)")
+        _, scale = QUANTITY_UNITS[scene.quantity_unit]
+        self.rounding = rounding_text(self.m, kind)
         problem = _reading_problem(reading)
         if problem:
             return self.reject(Reason.INVALID_FIELD, problem)
@@ -432,7 +447,7 @@ class _Calc:
         self.use_rates()
         self.use(f"{kind}.amount", scene.amount)
         self.inputs = {"event_id": str(event.event_id), "verified": str(event.verified)}
-        self.rounding = "grams = floor(amount mg / 1000); points = floor(grams / grams_per_point)"
+        self.rounding = rounding_text(self.m, kind)
         if not isinstance(event.event_id, str) or not event.event_id:
             return self.reject(Reason.INVALID_FIELD, "event_id must be a non-empty string")
         if event.verified is not True:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from methodology.loader import check_collection, load_directory
 from methodology.model import Methodology
+from methodology.public import public_factors
 
 FILES = Path(__file__).parent / "files"
 
@@ -24,6 +25,7 @@ class MethodologyRegistry:
         for m in sorted(self._all, key=lambda m: (m.effective_from, m.version), reverse=True):
             for kind in m.kinds:
                 self._by_kind.setdefault(kind, []).append(m)
+        self._sources: dict[tuple[str, int], dict[str, str]] = {}
 
     def all(self) -> list[Methodology]:
         """Every methodology, by id then version."""
@@ -31,6 +33,14 @@ class MethodologyRegistry:
 
     def get(self, id: str, version: int) -> Methodology | None:  # noqa: A002 - the field's name
         return next((m for m in self._all if (m.id, m.version) == (id, version)), None)
+
+    def factor_sources(self, id: str, version: int) -> dict[str, str]:  # noqa: A002
+        """Each factor key of that version (as calculations record it) -> its source; {}
+        for a version not here."""
+        if (id, version) not in self._sources:
+            m = self.get(id, version)
+            self._sources[(id, version)] = {f.key: f.source for f in public_factors(m)} if m else {}
+        return self._sources[(id, version)]
 
     def for_kind(self, kind: str, at: datetime) -> Methodology | None:
         """Among those covering `kind` and in effect at `at` (effective_from <= at), the one

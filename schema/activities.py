@@ -14,6 +14,7 @@ from app.auth.roles import Role
 from app.certification.models import ActivityWithdrawal as WithdrawalModel
 from app.certification.withdrawal import reason_text
 from app.credits import queries
+from app.credits.crediting import explained
 from app.credits.models import Activity as ActivityModel
 from app.credits.models import PartnerRecord as PartnerRecordModel
 from app.credits.reasons import reason_text as rejection_text
@@ -152,9 +153,19 @@ class Activity:
     status: ActivityStatus
     reject_reason: str | None
     methodology: MethodologyRef | None
-    provenance: str = strawberry.field(
-        description="JSON: the factors used and the caps that cut this activity."
-    )
+    kept_provenance: strawberry.Private[dict]
+
+    @strawberry.field(description="JSON: the factors used (`factors`) with their sources "
+                                  "(`sources`), the caps that cut this activity (`capsApplied`) "
+                                  "and, for scenes beyond travel, the inputs as read (`inputs`) "
+                                  "and the formula with its rounding (`rounding`).")
+    def provenance(self, info: Info) -> str:
+        methodology = self.methodology
+        shown = explained(self.kept_provenance, self.kind,
+                          str(methodology.id) if methodology else None,
+                          methodology.version if methodology else None,
+                          info.context.services.methodologies)
+        return json.dumps(shown, ensure_ascii=False)
 
     @strawberry.field(description="Why the activity earned nothing (status REJECTED), one "
                                   "sentence in the reader's language; null otherwise.")
@@ -171,7 +182,7 @@ class Activity:
             status=ActivityStatus(a.status), reject_reason=a.reject_reason,
             methodology=MethodologyRef(id=strawberry.ID(a.methodology_id), version=a.methodology_version)
             if a.methodology_id and a.methodology_version is not None else None,
-            provenance=json.dumps(a.provenance, ensure_ascii=False),
+            kept_provenance=a.provenance,
         )
 
     @strawberry.field(description="Set when the activity was withdrawn (status WITHDRAWN).")

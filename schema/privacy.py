@@ -57,7 +57,7 @@ class PrivacyMutation:
         except ServiceError as exc:
             return ExportMyDataPayload(retry_after_seconds=exc.retry_after_seconds,
                                        errors=user_errors(exc))
-        document = await export_player(player)
+        document = await export_player(player, info.context.services.methodologies)
         return ExportMyDataPayload(data=json.dumps(document, ensure_ascii=False),
                                    generated_at=datetime.fromisoformat(document["generatedAt"]))
 

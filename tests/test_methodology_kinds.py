@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from app.credits.crediting import explained
 from methodology import (
     ActivityInput,
     CreditedPeriod,
@@ -19,6 +20,7 @@ from methodology import (
     default_registry,
     describe,
     parse_methodology,
+    rounding_text,
 )
 from methodology.model import Methodology
 
@@ -82,6 +84,39 @@ def test_quantity_and_event_scenes_match_the_hand_calculation(kind, activity, ke
     assert result.sources["rates.grams_per_point"] and result.rounding.startswith("grams = floor(")
     if isinstance(activity, QuantityInput):
         assert result.inputs["quantity"] == str(activity.quantity)
+    # what an activity's provenance shows later comes from the methodology version alone
+    m = scene(kind)
+    shown = default_registry().factor_sources(m.id, m.version)
+    assert {k: shown[k] for k in result.factors} == result.sources
+    assert rounding_text(m, kind) == result.rounding
+
+
+def test_every_factor_a_bill_records_has_its_source_in_the_registry():
+    m = scene("household_electricity")
+    for previous in ((), (CreditedPeriod(date(2026, 3, 1), date(2026, 4, 1), 900),)):
+        result = calculate(m, MeterReadingInput(
+            "household_electricity", "M-1", date(2026, 4, 1), date(2026, 5, 1), 0, 150, 2,
+            previous=previous))
+        shown = default_registry().factor_sources(m.id, m.version)
+        assert result.rejection is None and result.sources
+        assert {k: shown[k] for k in result.factors} == result.sources
+        assert rounding_text(m, "household_electricity") == result.rounding
+    assert rounding_text(m, "metro") == "" and default_registry().factor_sources("nope", 1) == {}
+
+
+def test_provenance_kept_with_its_sources_is_shown_as_kept():
+    """Activities whose rows kept sources and rounding themselves show those."""
+    m = scene("recycling")
+    kept = {"factors": {"recycling.varieties.paper": "1200"}, "capsApplied": [],
+            "inputs": {"quantity": "10"}, "sources": {"recycling.varieties.paper": "as it was"},
+            "rounding": "as it was"}
+    assert explained(kept, "recycling", m.id, m.version, default_registry()) == kept
+    fresh = {key: kept[key] for key in ("factors", "capsApplied", "inputs")}
+    shown = explained(fresh, "recycling", m.id, m.version, default_registry())
+    assert shown["sources"]["recycling.varieties.paper"].startswith("assumption: 1.2 kg")
+    assert shown["rounding"] == rounding_text(m, "recycling") and "sources" not in fresh
+    # an activity of no methodology (a refused record) shows what it kept
+    assert explained({}, "recycling", None, None, default_registry()) == {}
 
 
 def test_at_least_fifteen_scenes_in_five_files_beside_travel():

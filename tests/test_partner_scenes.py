@@ -90,6 +90,13 @@ async def node_of(http, token: str, activity_id: str) -> dict:
     return node
 
 
+async def published_factors(http, kind: str) -> list[dict]:
+    """The factors the `methodologies` query publishes for the methodology covering `kind`."""
+    listing = (await http.gql("{ methodologies { kinds factors { key source } } }"))["data"]
+    [factors] = [m["factors"] for m in listing["methodologies"] if kind in m["kinds"]]
+    return factors
+
+
 # kind, its record fields, grams by hand from the published factor, the factor's key and value
 ONE_RECORD = [
     # 100 kWh × 420 g/kWh (Shanghai 2024)
@@ -142,7 +149,12 @@ async def test_one_record_of_each_scene_credits_its_published_factor(http, playe
             node["status"], node["rejectReasonText"]) == (kind, grams, points, growth, "ACCEPTED", None)
     provenance = json.loads(node["provenance"])
     assert provenance["factors"][factor_key] == factor
+    published = {f["key"]: f["source"] for f in await published_factors(http, kind)}
+    assert provenance["sources"] == {key: published[key] for key in provenance["factors"]}
     assert provenance["sources"][factor_key] and provenance["rounding"].startswith("grams = floor(")
+    # the row keeps what varies per record; sources and rounding come from the version
+    kept = (await Activity.get(id=result["activityId"])).provenance
+    assert set(kept) == {"factors", "capsApplied", "inputs"} and kept["factors"][factor_key] == factor
     for name, value in fields.items():
         if name in provenance["inputs"]:
             assert provenance["inputs"][name] == str(value)

@@ -112,6 +112,9 @@ async def test_the_export_holds_the_players_data_and_nobody_elses(gql, http):
     assert [(a["reductionGrams"], a["status"]) for a in data["activities"]] \
         == [(600, "accepted"), (600, "accepted")]
     assert all(a["provenance"]["factors"] for a in data["activities"])
+    # each factor with its source, from the methodology version the activity names
+    assert all(set(a["provenance"]["sources"]) == set(a["provenance"]["factors"])
+               and a["provenance"]["sources"]["metro.mode"] for a in data["activities"])
     grams = sum(line["amount"] for line in data["ledgerLines"] if line["asset"] == "CO2E_GRAMS")
     points = sum(line["amount"] for line in data["ledgerLines"] if line["asset"] == "CARBON_POINT")
     assert (grams, points) == (1200, 150) == (data["balances"]["CO2E_GRAMS"],

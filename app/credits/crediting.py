@@ -11,7 +11,7 @@ from app.credits.models import DailyCredit
 from app.ledger.models import LedgerTransaction
 from app.ledger.service import Asset, Entry, credit, post_many_in_transaction
 from app.settings import Settings
-from methodology import Calculation, DailyTotals, MethodologyRegistry
+from methodology import Calculation, DailyTotals, MethodologyRegistry, rounding_text
 
 
 def totals(daily: DailyCredit) -> DailyTotals:
@@ -25,12 +25,31 @@ def totals(daily: DailyCredit) -> DailyTotals:
 
 
 def provenance(calc: Calculation) -> dict:
-    """The factors and caps used; for scenes beyond travel also the inputs as read, each
-    factor's source and the rounding."""
+    """What an activity keeps of its calculation: the factors and caps used and, for scenes
+    beyond travel, the inputs as read. The factors' sources and the rounding belong to the
+    methodology version and are added where the provenance is shown (`explained`): kept
+    with every activity they would be most of its row (a kilobyte for a bill)."""
     found = {"factors": dict(calc.factors), "capsApplied": list(calc.caps_applied)}
     if calc.inputs:
-        found.update(inputs=dict(calc.inputs), sources=dict(calc.sources), rounding=calc.rounding)
+        found["inputs"] = dict(calc.inputs)
     return found
+
+
+def explained(stored: dict, kind: str, methodology_id: str | None, version: int | None,
+              registry: MethodologyRegistry) -> dict:
+    """An activity's provenance as shown: as kept, with each factor's source and, for a
+    scene beyond travel, the rounding, from its methodology version. Activities credited
+    before the sources were left out of the row keep their own."""
+    if not stored or methodology_id is None or version is None:
+        return stored
+    shown = dict(stored)
+    if "sources" not in shown:
+        known = registry.factor_sources(methodology_id, version)
+        shown["sources"] = {key: known[key] for key in stored.get("factors", {}) if key in known}
+    if "inputs" in shown and "rounding" not in shown:
+        methodology = registry.get(methodology_id, version)
+        shown["rounding"] = rounding_text(methodology, kind) if methodology is not None else ""
+    return shown
 
 
 def add_to_daily(daily: DailyCredit, calc: Calculation) -> dict[Asset, int]:

@@ -12,6 +12,7 @@ from typing import Any
 from app.accounts.models import AuthSession, HostIdentity, MiniProgramIdentity, Player
 from app.certification.models import ActivityWithdrawal, CertifiedActivity
 from app.clock import utcnow
+from app.credits.crediting import explained
 from app.credits.models import Activity
 from app.ledger.models import LedgerLine
 from app.ledger.service import balances, player_owner
@@ -19,6 +20,7 @@ from app.merchants.models import MerchantPayment
 from app.partner_links.models import PartnerLink
 from app.planet.models import Friendship, Planet, QuizAnswer
 from app.shop.models import Order
+from methodology import MethodologyRegistry
 
 FORMAT = "carbon-planet.export/1"
 
@@ -57,7 +59,7 @@ async def _partner_links(player_id: str) -> list[dict[str, Any]]:
              "removedAt": _time(link.removed_at)} for link in rows]
 
 
-async def _activities(player_id: str) -> list[dict[str, Any]]:
+async def _activities(player_id: str, registry: MethodologyRegistry) -> list[dict[str, Any]]:
     rows = await Activity.filter(player_id=player_id).order_by("occurred_at", "id")
     return [{"id": str(a.id), "kind": a.kind, "source": a.source,
              "occurredAt": _time(a.occurred_at), "endedAt": _time(a.ended_at),
@@ -65,7 +67,9 @@ async def _activities(player_id: str) -> list[dict[str, Any]]:
              "steps": a.steps, "reductionGrams": a.reduction_grams, "points": a.points,
              "growth": a.growth, "energy": a.energy, "status": a.status,
              "rejectReason": a.reject_reason, "methodologyId": a.methodology_id,
-             "methodologyVersion": a.methodology_version, "provenance": a.provenance,
+             "methodologyVersion": a.methodology_version,
+             "provenance": explained(a.provenance, a.kind, a.methodology_id, a.methodology_version,
+                                     registry),
              "createdAt": _time(a.created_at)} for a in rows]
 
 
@@ -127,8 +131,9 @@ async def _friends(player_id: str) -> list[dict[str, Any]]:
             for f in rows]
 
 
-async def export_player(player: Player) -> dict[str, Any]:
-    """Everything held about `player`, by section, JSON-ready (integers stay integers)."""
+async def export_player(player: Player, registry: MethodologyRegistry) -> dict[str, Any]:
+    """Everything held about `player`, by section, JSON-ready (integers stay integers);
+    activities' provenance with the sources from `registry`."""
     pid = str(player.id)
     return {
         "format": FORMAT,
@@ -139,7 +144,7 @@ async def export_player(player: Player) -> dict[str, Any]:
         "partnerLinks": await _partner_links(pid),
         "balances": {asset.value: amount for asset, amount in (await balances(pid)).items()},
         "ledgerLines": await _ledger(pid),
-        "activities": await _activities(pid),
+        "activities": await _activities(pid, registry),
         "certifiedReductions": await _certified(pid),
         "withdrawals": await _withdrawals(pid),
         "planet": await _planet(pid),
