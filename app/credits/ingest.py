@@ -137,8 +137,9 @@ class Ingestor(SceneCrediting):
                 for record, outcome in zip(records, outcomes, strict=True)]
 
     def _plan(self, partner_id: str, record: dict, players: Subjects) -> Plan:
-        if self.is_scene_record(record):
-            return self.plan_scene(partner_id, record, players)
+        current = self.scene_methodology(record)
+        if current is not None:
+            return self.plan_scene(partner_id, record, players, current)
         try:
             return self._prepare(partner_id, record, players)
         except Refused as refused:

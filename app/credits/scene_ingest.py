@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from functools import cached_property
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -91,41 +90,52 @@ def scene_not_allowed(partner_id: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class ScenePlan:
-    """A scene record that can be computed: its fields, player and methodology."""
+    """A scene record that can be computed: its fields, player and methodology, and the
+    meter and claim (real event) it is read against."""
 
     scene: SceneRecord
     player: Player
     methodology: Methodology
     local_date: date
+    meter: MeterKey | None
+    claim: ClaimKey | None
 
-    @cached_property
-    def meter(self) -> MeterKey | None:
-        reading = self.scene.calculation_input
-        return (self.scene.kind, reading.meter_id) if isinstance(reading, MeterReadingInput) else None
-
-    @cached_property
-    def claim(self) -> ClaimKey | None:
-        key = self.scene.dedup_key
-        return (self.scene.kind, key.digest) if key is not None else None
+    @classmethod
+    def of(cls, scene: SceneRecord, player: Player, methodology: Methodology,
+           local_date: date) -> ScenePlan:
+        reading, key = scene.calculation_input, scene.dedup_key
+        return cls(scene, player, methodology, local_date,
+                   (scene.kind, reading.meter_id) if isinstance(reading, MeterReadingInput) else None,
+                   (scene.kind, key.digest) if key is not None else None)
 
 
 class SceneCrediting(CreditService):
     """What `Ingestor` adds for scene records; `ingest_scene` is its entry."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._partners = {p.id: p for p in self.settings.partners}
+
     def partner_config(self, partner_id: str) -> PartnerConfig | None:
-        return next((p for p in self.settings.partners if p.id == partner_id), None)
+        return self._partners.get(partner_id)
 
     def partner_allows(self, partner_id: str, kind: str, formula: str | None) -> bool:
         partner = self.partner_config(partner_id)
         return formula == "travel" if partner is None else partner.allows(kind, formula)
 
-    def is_scene_record(self, record: dict) -> bool:
-        """Whether the record's kind is a scene beyond travel."""
+    def scene_methodology(self, record: dict) -> Methodology | None:
+        """The methodology in effect now that computes the record's kind as a scene beyond
+        travel; None for a trip's kind (or no kind)."""
         kind = record.get("kind")
         if not isinstance(kind, str):
-            return False
+            return None
         methodology = self.registry.for_kind(kind, utcnow())
-        return methodology is not None and methodology.scene_kind(kind) in SCENE_FORMULAS
+        return methodology if methodology is not None and methodology.scene_kind(kind) in SCENE_FORMULAS \
+            else None
+
+    def is_scene_record(self, record: dict) -> bool:
+        """Whether the record's kind is a scene beyond travel."""
+        return self.scene_methodology(record) is not None
 
     async def ingest_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
                            ) -> RecordOutcome:
@@ -151,8 +161,9 @@ class SceneCrediting(CreditService):
                 return duplicate(existing)
         return await self._credit_scene(partner_id, record, scene_record, player, methodology)
 
-    def _prepare_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
-                       ) -> tuple[SceneRecord, Player, Methodology]:
+    def _prepare_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any],
+                       current: Methodology | None = None) -> tuple[SceneRecord, Player, Methodology]:
+        """`current`: the methodology in effect now for the record's kind, if known."""
         try:
             subject, kind = parse_subject_and_kind(record)
         except FieldError as exc:
@@ -161,7 +172,7 @@ class SceneCrediting(CreditService):
         if found is not None and not isinstance(found, Player):  # a subjectRef with no usable link
             raise SceneRefused(found.reason, found.message)
         player: Player | None = found
-        current = self.registry.for_kind(kind, utcnow())
+        current = current or self.registry.for_kind(kind, utcnow())
         if not self.partner_allows(partner_id, kind, current.scene_kind(kind) if current else None):
             raise SceneRefused("SCENE_NOT_ALLOWED", scene_not_allowed(partner_id, kind), player)
         try:
@@ -255,14 +266,14 @@ class SceneCrediting(CreditService):
         await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
         return accepted(record_id, activity)
 
-    def plan_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
-                   ) -> ScenePlan | SceneRefused:
+    def plan_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any],
+                   current: Methodology | None = None) -> ScenePlan | SceneRefused:
         """A batch's scene record prepared (or refused) as `ingest_scene` would."""
         try:
-            scene, player, methodology = self._prepare_scene(partner_id, record, players)
+            scene, player, methodology = self._prepare_scene(partner_id, record, players, current)
         except SceneRefused as refused:
             return refused
-        return ScenePlan(scene, player, methodology, scene.occurred_at.astimezone(self.zone).date())
+        return ScenePlan.of(scene, player, methodology, scene.occurred_at.astimezone(self.zone).date())
 
     def refuse_scene_in_batch(self, partner_id: str, record: dict, refused: SceneRefused,
                               rows: BatchRows) -> RecordOutcome:

@@ -14,7 +14,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
 
 from app.credits.records import MAX_ID_LENGTH, FieldError
 from methodology import EventInput, MeterReadingInput, Methodology, QuantityInput
@@ -27,14 +26,16 @@ MAX_WHOLE = 10**12  # a reading or quantity beyond this is no meter's or scale's
 
 @dataclass(frozen=True)
 class DedupKey:
-    """The values that identify one real event, whoever reports it."""
+    """The values that identify one real event, whoever reports it, and their digest (the
+    claim's key): SHA-256 of the values as a compact JSON list."""
 
     values: dict[str, str | int | bool]
+    digest: str
 
-    @cached_property
-    def digest(self) -> str:
-        text = json.dumps(list(self.values.values()), separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()
+    @classmethod
+    def of(cls, values: dict[str, str | int | bool]) -> DedupKey:
+        text = json.dumps(list(values.values()), separators=(",", ":"), ensure_ascii=False)
+        return cls(values, hashlib.sha256(text.encode()).hexdigest())
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ def parse_scene_record(record: dict, methodology: Methodology, kind: str,
     else:
         raise FieldError(f"{kind} is not a scene with record fields")
     values = {name: _field(record, name, name in whole) for name in needed}
-    key = DedupKey({name: v.isoformat() if isinstance(v, date) else v
-                    for name, v in values.items() if name in scene.dedup_key}) if scene.dedup_key else None
+    key = DedupKey.of({name: v.isoformat() if isinstance(v, date) else v
+                       for name, v in values.items() if name in scene.dedup_key}) if scene.dedup_key else None
     calc_input: QuantityInput | MeterReadingInput | EventInput
     if isinstance(scene, QuantityScene):
         variety = values[scene.variety_field] if scene.variety_field else None
