@@ -1,9 +1,10 @@
 """Every message a person reads, in Chinese (the default) and English, from the catalogues.
 
-The catalogue tests extract the msgids from the source with Babel (`_()` and `N_()`, as
-`python -m app.i18n.catalogue` does) and fail on a msgid without a Chinese translation,
-on placeholders that differ between a msgid and its translation, on catalogue entries the
-source no longer uses, and on a refusal written as a bare string instead of a message.
+The catalogue tests extract the msgids from the source with Babel (`_()` and `N_()` in
+the Python source and the console's templates, as `python -m app.i18n.catalogue` does)
+and fail on a msgid without a Chinese translation, on placeholders that differ between a
+msgid and its translation, on catalogue entries the source no longer uses, and on a
+refusal written as a bare string instead of a message.
 The API tests read the same refusals over HTTP and websockets in each language.
 """
 

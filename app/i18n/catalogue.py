@@ -4,7 +4,9 @@
     .venv/bin/python -m app.i18n.catalogue --check  # exit 1 if the catalogues are not in step
 
 The msgids are extracted from `app/`, `schema/` and `game/` by Babel's Python extractor (the
-keywords of `app.i18n.messages.KEYWORDS`: `_(...)` and `N_(...)`), then merged into each
+keywords of `app.i18n.messages.KEYWORDS`: `_(...)` and `N_(...)`) and from the console's
+Jinja2 templates (`app/**/templates/**.html`, the same `_(...)`) by Jinja2's Babel
+extractor, then merged into each
 catalogue with `Catalog.update`: a new msgid gets an empty msgstr, to be translated by
 hand (Chinese: required, the test fails without it; English: optional, an empty msgstr
 shows the msgid), and a msgid the source no longer uses is removed.
@@ -37,6 +39,12 @@ def extract() -> Catalog:
                 comment_tags=COMMENT_TAGS, strip_comment_tags=True):
             template.add(message, locations=[(f"{folder}/{filename}", lineno)],
                          auto_comments=comments, context=context)
+    # console pages: `{{ _("…") }}` in the templates beside the services they show
+    for filename, lineno, message, comments, context in extract_from_dir(
+            ROOT / "app", method_map=[("**/templates/**.html", "jinja2")], keywords=KEYWORDS,
+            comment_tags=COMMENT_TAGS, strip_comment_tags=True):
+        template.add(message, locations=[(f"app/{filename}", lineno)],
+                     auto_comments=comments, context=context)
     return template
 
 
