@@ -174,7 +174,9 @@ class CertificationMutation:
     @strawberry.mutation(permission_classes=[IsOperator], description=(
         "Withdraw an accepted activity (a partner recalled it, it was fraudulent): its status "
         "becomes WITHDRAWN, the player's points, growth, energy and grams are taken back through "
-        "the ledger as far as the balances hold, and the player sees the reason (operators)."))
+        "the ledger as far as the balances hold, and the player sees the reason (operators). "
+        "After PARTNER_RECALL or DATA_ERROR a scene record's real event and a bill's billing "
+        "period are released, so a corrected record of the same event can be credited."))
     async def withdraw_activity(
         self, info: Info, activity_id: strawberry.ID, reason: WithdrawalReason,
         idempotency_key: str, note: str | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ import pytest
 
 from app.credits.models import Activity, MeterPeriod, PartnerRecord, SceneClaim
 from app.credits.reasons import REASON_TEXTS
+from app.credits.signatures import sign
 from app.ledger.models import LedgerLine, LedgerTransaction
 from app.ledger.service import Asset, balances
 from app.ledger.verify import verify_ledger
@@ -486,3 +488,40 @@ async def test_mixed_batches_reporting_the_same_bills_at_once_credit_each_once(h
     assert await MeterPeriod.filter(meter_id__startswith="CM-").count() == 4
     report = await verify_ledger()
     assert report.ok, report.problems
+
+
+async def recall(http, record_id: str, reason: str, partner: str = CITY) -> httpx.Response:
+    raw = json.dumps({"recordId": record_id, "reason": reason}).encode()
+    stamp = str(int(time.time()))
+    return await http.post("/partner/v1/recalls", content=raw, headers={
+        "Content-Type": "application/json", "X-Partner-Id": partner, "X-Timestamp": stamp,
+        "X-Signature": sign(SECRETS[partner], stamp, raw)})
+
+
+async def test_a_recalled_bill_can_be_sent_again_corrected_a_fraudulent_one_cannot(http, player):
+    pid = player["player"]["id"]
+    # August, a household of 2 over 31 days: the city's 186 kWh; misread as 150 used
+    [wrong] = await post(http, [bill("aug", pid, "2026-08-01", "2026-09-01", (0, 150), meter="R-1")])
+    assert (wrong["status"], wrong["reductionGrams"]) == ("accepted", 19317)  # 36 × 536.6
+    recalled = await recall(http, "aug", "DATA_ERROR")
+    assert recalled.status_code == 200 and recalled.json()["status"] == "withdrawn", recalled.text
+    assert await MeterPeriod.filter(meter_id="R-1").count() == 0
+    assert not await SceneClaim.filter(activity_id=wrong["activityId"]).exists()
+    assert (await balances(pid))[Asset.CO2E_GRAMS] == 0
+    # read again: 170 kWh used, 16 saved × 536.6 = 8,585.6 g
+    [fixed] = await post(http, [bill("aug-2", pid, "2026-08-01", "2026-09-01", (0, 170), meter="R-1")])
+    assert (fixed["status"], fixed["reductionGrams"]) == ("accepted", 8585)
+    # the corrected bill is the meter's August now, and still counts once across utilities
+    [again] = await post(http, [bill("b-aug", pid, "2026-08-01", "2026-09-01", (0, 170), meter="R-1")],
+                         GRID_B)
+    assert (again["status"], again["activityId"]) == ("duplicate", fixed["activityId"])
+    [overlap] = await post(http, [bill("aug-3", pid, "2026-08-15", "2026-09-15", (100, 190), meter="R-1")])
+    assert (overlap["status"], overlap["reason"]) == ("rejected", "PERIOD_OVERLAP")
+    # a fraudulent bill's event stays claimed: sent again, it is not credited
+    [fake] = await post(http, [bill("sep", pid, "2026-09-01", "2026-10-01", (170, 200), meter="R-1")])
+    assert fake["status"] == "accepted"
+    assert (await recall(http, "sep", "FRAUD")).json()["status"] == "withdrawn"
+    [retry] = await post(http, [bill("sep-2", pid, "2026-09-01", "2026-10-01", (170, 210), meter="R-1")])
+    assert (retry["status"], retry["activityId"]) == ("duplicate", fake["activityId"])
+    assert (await balances(pid))[Asset.CO2E_GRAMS] == 8585
+    assert (await verify_ledger()).ok

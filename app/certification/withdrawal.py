@@ -11,6 +11,12 @@ player's balance holds, never below zero, and records the rest as owed on the wi
 If the activity was certified, the next close of its methodology version carries it in an
 adjustment batch (`app.certification.service`); the sealed batch is never changed. If it
 was not, it is simply never sealed (only accepted activities are).
+
+A record recalled or withdrawn as a data error may be followed by its correction (a bill
+read again, a receipt weighed again): the withdrawal releases the activity's claim on its
+real event and its billing period, so the corrected record is credited rather than
+refused as a duplicate or an overlap. A fraudulent or duplicate record's event stays
+claimed: it is not credited again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.certification.models import ActivityWithdrawal, CertifiedActivity
-from app.credits.models import Activity
+from app.credits.models import Activity, MeterPeriod, SceneClaim
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
 from app.ledger.service import (
@@ -46,6 +52,10 @@ class WithdrawalReason(StrEnum):
     FRAUD = "FRAUD"
     DUPLICATE = "DUPLICATE"
     DATA_ERROR = "DATA_ERROR"
+
+
+# the reasons after which a corrected record of the same real event may be credited
+RELEASING = (WithdrawalReason.PARTNER_RECALL, WithdrawalReason.DATA_ERROR)
 
 
 def reason_text(reason: str) -> LazyMessage:
@@ -170,6 +180,9 @@ async def _withdraw(wanted: uuid.UUID, reason: str, note: str | None, withdrawn_
             reversed_amounts={a.value: n for a, n in taken.items() if n},
             owed_amounts={a.value: n for a, n in owed.items()})
         await Activity.filter(id=wanted).using_db(conn).update(status="withdrawn")
+        if reason in RELEASING:
+            await SceneClaim.filter(activity_id=wanted).using_db(conn).delete()
+            await MeterPeriod.filter(activity_id=wanted).using_db(conn).delete()
         if postings:
             await post_many_in_transaction([Entry(
                 WITHDRAWAL_TYPE, f"withdrawal:{wanted}", postings, reference=f"activity:{wanted}")])
