@@ -355,3 +355,23 @@ async def test_concurrent_closes_of_a_month_seal_it_once(gql, client):
     assert batch["activityCount"] == 5
     inventory = await LedgerAccount.get(owner="inventory:certified", asset="CERTIFIED_GRAMS")
     assert inventory.balance == batch["grams"]
+
+
+async def test_a_withdrawn_trip_frees_its_share_of_the_days_cap(gql, client):
+    alice = await gql.login("+8613800138031")
+    a = alice["player"]["id"]
+    day = datetime.now(CST).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    # 64.3 km of metro × 46.7 g = 3,002 g: the day's 3,000 g cap, reached by one trip
+    [fraud] = await accepted(client, [trip("cap-1", a, meters=64300, minutes=60,
+                                           start=day + timedelta(hours=7))])
+    [capped] = (await send(client, [trip("cap-2", a, start=day + timedelta(hours=9))])).json()["results"]
+    assert (capped["status"], capped["reason"]) == ("rejected", "DAILY_CAP_REACHED")
+    operator = await staff(gql)
+    withdrawn = (await gql(WITHDRAW, {"id": fraud, "reason": "FRAUD", "key": "cap-w"},
+                           token=operator))["data"]["withdrawActivity"]
+    assert withdrawn["errors"] == [] and withdrawn["activity"]["status"] == "WITHDRAWN"
+    # the same day's next trip earns in full: 12.85 km × 46.7 g = 600 g, 75 points
+    [later] = (await send(client, [trip("cap-3", a, start=day + timedelta(hours=18))])).json()["results"]
+    assert (later["status"], later["reductionGrams"], later["points"]) == ("accepted", 600, 75)
+    me = (await gql(MINE, token=alice["accessToken"]))["data"]["me"]
+    assert (me["balances"]["reductionGrams"], me["balances"]["carbonPoints"]) == (600, 75)

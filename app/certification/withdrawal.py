@@ -12,6 +12,7 @@ If the activity was certified, the next close of its methodology version carries
 adjustment batch (`app.certification.service`); the sealed batch is never changed. If it
 was not, it is simply never sealed (only accepted activities are).
 
+The activity's amounts leave its day's totals, so the daily caps count only what stands.
 A record recalled or withdrawn as a data error may be followed by its correction (a bill
 read again, a receipt weighed again): the withdrawal releases the activity's claim on its
 real event and its billing period, so the corrected record is credited rather than
@@ -30,7 +31,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.certification.models import ActivityWithdrawal, CertifiedActivity
+from app.credits.daily import lock_daily
 from app.credits.models import Activity, MeterPeriod, SceneClaim
+from app.credits.steps import KIND as STEPS_KIND
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_, LazyMessage
 from app.ledger.service import (
@@ -183,12 +186,26 @@ async def _withdraw(wanted: uuid.UUID, reason: str, note: str | None, withdrawn_
         if reason in RELEASING:
             await SceneClaim.filter(activity_id=wanted).using_db(conn).delete()
             await MeterPeriod.filter(activity_id=wanted).using_db(conn).delete()
+        await _free_daily_caps(activity)
         if postings:
             await post_many_in_transaction([Entry(
                 WITHDRAWAL_TYPE, f"withdrawal:{wanted}", postings, reference=f"activity:{wanted}")])
     activity.status = "withdrawn"
     certified = await CertifiedActivity.exists(activity_id=wanted, kind="certified")
     return Withdrawn(withdrawal, activity, certified, created=True)
+
+
+async def _free_daily_caps(activity: Activity) -> None:
+    """Take the activity's amounts out of its day's totals for its kind, so the daily caps
+    count only what still stands: a later record that day earns what the withdrawn one
+    had used up. A day's steps keep their total (it is the phone's count, and the next
+    sync credits only steps above it)."""
+    if activity.kind == STEPS_KIND:
+        return
+    daily = await lock_daily(str(activity.player_id), activity.local_date, activity.kind)
+    for name in ("reduction_grams", "points", "growth", "energy"):
+        setattr(daily, name, max(getattr(daily, name) - getattr(activity, name), 0))
+    await daily.save(update_fields=["reduction_grams", "points", "growth", "energy"])
 
 
 async def withdrawals_of(activity_ids: Sequence[str]) -> dict[str, ActivityWithdrawal | None]:
