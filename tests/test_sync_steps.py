@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from app.accounts.models import Player
 from app.credits.models import Activity
 from app.ledger.models import LedgerTransaction
 from app.ledger.service import Asset, balances
@@ -96,3 +97,28 @@ async def test_bad_reports_change_nothing(gql):
     assert await Activity.filter(steps__gt=0).count() == 0
     unauth = await gql(SYNC, {"date": today(), "steps": 10})
     assert unauth["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+WITHDRAW = """mutation($id: ID!) { withdrawActivity(activityId: $id, reason: FRAUD,
+  idempotencyKey: "steps-fraud") { activity { status } errors { code } } }"""
+
+
+async def test_a_withdrawn_day_of_steps_earns_no_more_that_day(gql):
+    session = await gql.login()
+    token, pid = session["accessToken"], session["player"]["id"]
+    first = await sync(gql, token, 4321)
+    operator = await gql.login("+8613800138095")
+    await Player.filter(id=operator["player"]["id"]).update(roles=["player", "operator"])
+    done = (await gql(WITHDRAW, {"id": first["activity"]["id"]},
+                      token=operator["accessToken"]))["data"]["withdrawActivity"]
+    assert done == {"activity": {"status": "WITHDRAWN"}, "errors": []}
+    later = await sync(gql, token, 12000)
+    assert later["errors"] == [] and later["activity"]["id"] == first["activity"]["id"]
+    assert later["activity"]["steps"] == 4321  # the withdrawn count, not credited further
+    totals = await balances(pid)
+    assert (totals[Asset.GROWTH], totals[Asset.ENERGY]) == (0, 0)
+    assert await LedgerTransaction.filter(type="ACTIVITY_CREDIT").count() == 1
+    # another day is credited as usual
+    yesterday = (datetime.now(CST).date() - timedelta(days=1)).isoformat()
+    assert (await sync(gql, token, 500, yesterday))["activity"]["growthAwarded"] == 5
+    assert (await verify_ledger()).ok

@@ -52,6 +52,9 @@ class StepSync(CreditService):
                     methodology_id=methodology.id, methodology_version=methodology.version,
                 )
                 daily.activity_id = activity.id
+            if activity.status == "withdrawn":
+                # an operator withdrew the day's steps (a shaken phone): the day earns no more
+                return activity
             if steps <= daily.steps:
                 await daily.save(update_fields=["activity_id"])
                 return activity
