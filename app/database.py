@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,11 @@ def newest_first(query: Any, after: tuple[datetime, uuid.UUID | str] | None) -> 
         created, last_id = after
         query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id))
     return query.order_by("-created_at", "-id")
+
+
+def row_date(value: date | str) -> date:
+    """A date read with raw SQL: SQLite hands it back as text, PostgreSQL as a date."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def dialect_sql(conn: Any, template: str, count: int = 9) -> str:

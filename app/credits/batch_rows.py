@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
 
 from app.accounts.models import Player
 from app.credits.models import Activity, DailyCredit
-from app.database import insert_rows, select_where_in, update_rows
+from app.database import insert_rows, row_date, select_where_in, update_rows
 from app.ledger.service import Entry
 from methodology import CreditedPeriod, MeterReadingInput
 
@@ -144,13 +144,9 @@ async def scene_history(claims: list[ClaimKey], meters: list[MeterKey]) -> Scene
             order_by="id"):
         if (row["kind"], row["meter_id"]) in periods:
             periods[(row["kind"], row["meter_id"])].append(CreditedPeriod(
-                _date(row["period_start"]), _date(row["period_end"]), row["consumption"],
+                row_date(row["period_start"]), row_date(row["period_end"]), row["consumption"],
                 row["start_reading"], row["end_reading"]))
     return SceneHistory(found, periods)
-
-
-def _date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def meter_period_row(kind: str, reading: MeterReadingInput, activity_id: Any, now: datetime) -> tuple:

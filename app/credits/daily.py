@@ -7,6 +7,7 @@ from datetime import date
 from tortoise import connections
 
 from app.credits.models import DailyCredit
+from app.database import row_date
 
 DailyKey = tuple[str, date, str]  # (player id, local date, kind)
 
@@ -32,13 +33,9 @@ async def lock_dailies(keys: list[DailyKey]) -> dict[DailyKey, DailyCredit]:
             upsert.format(rows="VALUES " + ", ".join("(?, ?, ?, 0, 0, 0, 0, 0)" for _ in ordered)),
             [v for p, d, k in ordered for v in (p, d.isoformat(), k)])
     found = [DailyCredit._init_from_db(**row) for row in rows]
-    return {(str(d.player_id), _as_date(d.local_date), d.kind): d for d in found}
+    return {(str(d.player_id), row_date(d.local_date), d.kind): d for d in found}
 
 
 async def lock_daily(player_id: str, local_date: date, kind: str) -> DailyCredit:
     """One (player, day, kind) totals row, locked (see `lock_dailies`)."""
     return (await lock_dailies([(player_id, local_date, kind)]))[(str(player_id), local_date, kind)]
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

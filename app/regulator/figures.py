@@ -16,6 +16,7 @@ from datetime import date
 from tortoise.functions import Count, Sum
 
 from app.credits.models import Activity
+from app.database import row_date
 from app.errors import ErrorCode, ServiceError
 from app.i18n.messages import N_
 
@@ -85,8 +86,8 @@ async def programme_figures(since: date, until: date) -> ProgrammeFigures:
                                "methodology_version")
     return ProgrammeFigures(
         since=since, until=until,
-        days=[DayFigures(_day(r["local_date"]), *_amounts(r)) for r in day_rows],
-        scenes=[SceneDayFigures(_day(r["local_date"]), r["kind"], r["methodology_id"] or "",
+        days=[DayFigures(row_date(r["local_date"]), *_amounts(r)) for r in day_rows],
+        scenes=[SceneDayFigures(row_date(r["local_date"]), r["kind"], r["methodology_id"] or "",
                                 r["methodology_version"] or 0, *_amounts(r))
                 for r in scene_rows],
     )
@@ -110,7 +111,3 @@ def _amounts(row: dict) -> tuple[int, int, int, int]:
     """participants, activities, grams, points (a sum over no rows is NULL)."""
     return (row["participants"], row["activities"], int(row["grams"] or 0),
             int(row["total_points"] or 0))
-
-
-def _day(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -73,8 +73,7 @@ def scope_of(period: str | None = None, year: int | None = None) -> ReportScope:
         if not 2000 <= y <= 2100:
             raise ServiceError(ErrorCode.INVALID_INPUT,
                                N_("The year must be from 2000 to 2100."), "period")
-        since, end = month_bounds(y, m)
-        until = end - timedelta(days=1)
+        since, until = _month(f"{y:04d}-{m:02d}")
         return ReportScope(f"{y:04d}-{m:02d}", since, until, [f"{y:04d}-{m:02d}"], "day")
     assert year is not None
     if not 2000 <= year <= 2100:
