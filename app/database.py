@@ -143,24 +143,31 @@ def dialect_sql(conn: Any, template: str, count: int = 9) -> str:
     return template.format(*[f"{mark}{i}" for i in range(count + 1)])
 
 
-async def select_where_in(conn: Any, select: str, where: dict[str, list[str]],
-                          order_by: str = "") -> list[dict]:
-    """`select` (a query without WHERE) of the rows whose text columns each hold one of
-    their values in `where` (column -> values; every pair the columns make matches, so
-    filter the rows for the combinations wanted), in the order `order_by` names, if any.
-    One statement of fixed text: `= ANY($n::text[])` on PostgreSQL, `IN (SELECT value FROM
-    json_each(?))` on SQLite. A filter's `__in` through pypika builds (and the database
-    parses) a statement of one parameter per value, slow for a batch's thousands. Name the
-    columns of an index, leading one first, so the database seeks rather than scans."""
-    if not where or not all(where.values()):
+async def select_by_keys(conn: Any, table: str, columns: list[str], key_columns: list[str],
+                         keys: list[tuple[str, ...]], order_by: tuple[str, ...] = ()) -> list[dict]:
+    """`columns` of the rows of `table` whose text `key_columns` hold one of `keys` (tuples
+    in the order of `key_columns`), in the order of the columns `order_by` names, if any.
+    One statement of fixed text joining the keys to the table, so the database looks each
+    key up in the index on `key_columns` (name an index's columns, leading one first):
+    `unnest($1::text[], …)` on PostgreSQL, `json_each(?)` on SQLite. A filter on each
+    column (`kind = ANY(…) AND digest = ANY(…)`, or Tortoise's `__in`) reads every row of
+    the leading column's values instead, more the longer the table."""
+    if not keys:
         return []
-    order = f" ORDER BY {order_by}" if order_by else ""
+    wanted = ", ".join(f't."{column}"' for column in columns)
+    order = (" ORDER BY " + ", ".join(f't."{column}"' for column in order_by)) if order_by else ""
     if conn.capabilities.dialect == "postgres":
-        test = " AND ".join(f'"{column}" = ANY(${n}::text[])' for n, column in enumerate(where, 1))
-        return await conn.execute_query_dict(f"{select} WHERE {test}{order}", list(where.values()))
-    test = " AND ".join(f'"{column}" IN (SELECT value FROM json_each(?))' for column in where)
-    return await conn.execute_query_dict(f"{select} WHERE {test}{order}",
-                                         [json.dumps(values) for values in where.values()])
+        names = ", ".join(f"k{i}" for i in range(len(key_columns)))
+        arrays = ", ".join(f"${i + 1}::text[]" for i in range(len(key_columns)))
+        match = " AND ".join(f't."{column}" = k.k{i}' for i, column in enumerate(key_columns))
+        return await conn.execute_query_dict(
+            f'SELECT {wanted} FROM unnest({arrays}) AS k({names}) JOIN "{table}" AS t ON {match}{order}',
+            [list(values) for values in zip(*keys, strict=True)])
+    match = " AND ".join(f"t.\"{column}\" = json_extract(k.value, '$[{i}]')"
+                         for i, column in enumerate(key_columns))
+    return await conn.execute_query_dict(
+        f'SELECT {wanted} FROM json_each(?) AS k JOIN "{table}" AS t ON {match}{order}',
+        [json.dumps([list(key) for key in keys])])
 
 
 # What a database can raise: Tortoise's errors and the drivers' own (a deadlock, a

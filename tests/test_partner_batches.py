@@ -8,7 +8,9 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
-from app.credits.models import Activity, PartnerRecord
+from app.accounts.models import Player
+from app.credits.batch_rows import scene_history
+from app.credits.models import Activity, MeterPeriod, PartnerRecord, SceneClaim
 from app.ledger.models import LedgerTransaction
 from app.ledger.service import balances
 from app.ledger.verify import verify_ledger
@@ -182,3 +184,26 @@ async def test_a_batch_that_credits_nothing_is_still_one_transaction(client, cap
     assert FALLBACK not in caplog.text, caplog.text
     assert await PartnerRecord.filter(record_id__in=[r["id"] for r in records]).count() == 4
     assert await LedgerTransaction.all().count() == 0
+
+
+async def test_a_batch_reads_back_exactly_the_claims_and_meters_it_names(app):
+    """The history a batch reads is by whole key: another kind's claim on the same digest,
+    or another meter of the same kind, is not the batch's."""
+    player = await Player.create(nickname="keys")
+    activity = await Activity.create(player=player, kind="recycling", source="test",
+                                     occurred_at=datetime.now(CST), local_date=datetime.now(CST).date(),
+                                     status="accepted", provenance={})
+    for kind, digest in [("recycling", "d1"), ("e_statement", "d2"), ("recycling", "d2")]:
+        await SceneClaim.create(kind=kind, digest=digest, dedup_key={}, activity=activity, partner_id="p")
+    day = datetime.now(CST).date()
+    for meter in ("M1", "M2"):
+        for n in range(2):
+            await MeterPeriod.create(kind="household_electricity", meter_id=meter,
+                                     period_start=day - timedelta(days=60 - 30 * n),
+                                     period_end=day - timedelta(days=31 - 30 * n),
+                                     consumption=100 + n, activity=activity)
+    history = await scene_history([("recycling", "d1"), ("e_statement", "d1"), ("recycling", "d2")],
+                                  [("household_electricity", "M2"), ("water", "M1")])
+    assert history.claims == {("recycling", "d1"): str(activity.id), ("recycling", "d2"): str(activity.id)}
+    assert {key: [p.consumption for p in periods] for key, periods in history.periods.items()} == {
+        ("household_electricity", "M2"): [100, 101], ("water", "M1"): []}

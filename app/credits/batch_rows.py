@@ -13,7 +13,7 @@ from tortoise import connections
 
 from app.accounts.models import Player
 from app.credits.models import Activity, DailyCredit
-from app.database import insert_rows, row_date, select_where_in, update_rows
+from app.database import insert_rows, row_date, select_by_keys, update_rows
 from app.ledger.service import Entry
 from methodology import CreditedPeriod, MeterReadingInput
 
@@ -128,24 +128,18 @@ async def lock_meters(meters: list[MeterKey]) -> None:
 
 async def scene_history(claims: list[ClaimKey], meters: list[MeterKey]) -> SceneHistory:
     """The claims and meter periods already kept for these keys, in two queries, each
-    through its table's index on (kind, …)."""
+    looking its keys up in its table's index on (kind, …)."""
     conn = connections.get("default")
-    found: dict[ClaimKey, str] = {}
-    wanted = set(claims)
-    for row in await select_where_in(conn, 'SELECT kind, digest, activity_id FROM "scene_claim"', {
-            "kind": sorted({k for k, _ in wanted}), "digest": sorted({d for _, d in wanted})}):
-        if (row["kind"], row["digest"]) in wanted:
-            found[(row["kind"], row["digest"])] = str(row["activity_id"])
+    found = {(row["kind"], row["digest"]): str(row["activity_id"]) for row in await select_by_keys(
+        conn, "scene_claim", ["kind", "digest", "activity_id"], ["kind", "digest"], sorted(set(claims)))}
     periods: dict[MeterKey, list[CreditedPeriod]] = {key: [] for key in meters}
-    for row in await select_where_in(
-            conn, "SELECT kind, meter_id, period_start, period_end, consumption, start_reading,"
-                  ' end_reading FROM "meter_period"',
-            {"kind": sorted({k for k, _ in meters}), "meter_id": sorted({m for _, m in meters})},
-            order_by="id"):
-        if (row["kind"], row["meter_id"]) in periods:
-            periods[(row["kind"], row["meter_id"])].append(CreditedPeriod(
-                row_date(row["period_start"]), row_date(row["period_end"]), row["consumption"],
-                row["start_reading"], row["end_reading"]))
+    for row in await select_by_keys(
+            conn, "meter_period", ["kind", "meter_id", "period_start", "period_end", "consumption",
+                                   "start_reading", "end_reading"],
+            ["kind", "meter_id"], sorted(periods), order_by=("id",)):
+        periods[(row["kind"], row["meter_id"])].append(CreditedPeriod(
+            row_date(row["period_start"]), row_date(row["period_end"]), row["consumption"],
+            row["start_reading"], row["end_reading"]))
     return SceneHistory(found, periods)
 
 

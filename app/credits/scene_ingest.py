@@ -172,14 +172,17 @@ class SceneCrediting(CreditService):
         if found is not None and not isinstance(found, Player):  # a subjectRef with no usable link
             raise SceneRefused(found.reason, found.message)
         player: Player | None = found
-        current = current or self.registry.for_kind(kind, utcnow())
+        now = utcnow()
+        current = current or self.registry.for_kind(kind, now)
         if not self.partner_allows(partner_id, kind, current.scene_kind(kind) if current else None):
             raise SceneRefused("SCENE_NOT_ALLOWED", scene_not_allowed(partner_id, kind), player)
         try:
             occurred_at = parse_time(record, "occurredAt")
         except FieldError as exc:
             raise SceneRefused("INVALID_FIELD", str(exc), player) from None
-        methodology = self.registry.for_kind(kind, occurred_at)
+        # the version in effect now is the one in effect at any moment since it took effect
+        methodology = current if current is not None and current.effective_from <= occurred_at <= now \
+            else self.registry.for_kind(kind, occurred_at)
         if methodology is None or methodology.scene_kind(kind) not in SCENE_FORMULAS:
             raise SceneRefused("UNKNOWN_KIND", f"no methodology covers kind {kind!r} on"
                                                f" {occurred_at.date()}", player)
@@ -190,7 +193,7 @@ class SceneCrediting(CreditService):
         if player is None:
             raise SceneRefused("UNKNOWN_SUBJECT", "no player has this id or host-app subject")
         rejection = check_time_window(
-            occurred_at, None, utcnow(), timedelta(days=self.settings.activity_max_age_days),
+            occurred_at, None, now, timedelta(days=self.settings.activity_max_age_days),
             future_tolerance=timedelta(seconds=self.settings.activity_future_tolerance_seconds))
         if rejection is not None:
             raise SceneRefused(rejection.reason, rejection.message, player)
