@@ -5,6 +5,7 @@ scene records (meter locks, the claims already made, the meters' kept periods)."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,8 +41,8 @@ MeterKey = tuple[str, str]  # (kind, meter id)
 ClaimKey = tuple[str, str]  # (kind, digest of the dedup key)
 
 
-def as_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+# one encoder for every row: json.dumps with separators builds a new one per call
+as_json: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,6 @@ class LedgerLine(Model):
     class Meta:
         table = "ledger_line"
         unique_together = (("account", "seq"),)
+        # a transaction's lines: the log's sequencer, the proofs and the reports read them
+        # by transaction (without it each read scans every line ever written)
+        indexes = (("transaction_id",),)
