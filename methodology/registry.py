@@ -25,6 +25,7 @@ class MethodologyRegistry:
         for m in sorted(self._all, key=lambda m: (m.effective_from, m.version), reverse=True):
             for kind in m.kinds:
                 self._by_kind.setdefault(kind, []).append(m)
+        self._by_version = {(m.id, m.version): m for m in self._all}
         self._sources: dict[tuple[str, int], dict[str, str]] = {}
 
     def all(self) -> list[Methodology]:
@@ -32,7 +33,7 @@ class MethodologyRegistry:
         return list(self._all)
 
     def get(self, id: str, version: int) -> Methodology | None:  # noqa: A002 - the field's name
-        return next((m for m in self._all if (m.id, m.version) == (id, version)), None)
+        return self._by_version.get((id, version))
 
     def factor_sources(self, id: str, version: int) -> dict[str, str]:  # noqa: A002
         """Each factor key of that version (as calculations record it) -> its source; {}
