@@ -22,7 +22,7 @@ from app.accounts.models import HostIdentity, Player
 from app.clock import utcnow
 from app.credits.batch_rows import BatchRows, lock_meters, scene_history
 from app.credits.crediting import add_to_daily, credit_entry, provenance, totals
-from app.credits.daily import DailyKey, lock_dailies, lock_daily
+from app.credits.daily import DailyKey, lock_dailies
 from app.credits.models import Activity, DailyCredit, PartnerRecord
 from app.credits.outcomes import RecordOutcome
 from app.credits.outcomes import accepted as _accepted
@@ -179,18 +179,27 @@ class Ingestor(SceneCrediting):
 
     async def ingest_one(self, partner_id: str, record: dict,
                          players: Subjects | None = None) -> RecordOutcome:
+        """One record in its own transaction, by the same steps as a batch. A concurrent
+        copy of it that commits first makes it a duplicate of that one; so does another
+        report of the same real event (the claim's unique index rolls this one back, and
+        read again the event is claimed)."""
         record_id = record["id"]
         if players is None:
             existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
             if existing is not None:
                 return _duplicate(existing)
-        try:
-            return await self._process(partner_id, record, players)
-        except IntegrityError:  # a concurrent (or same-batch) copy of the record came first
-            existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
-            if existing is None:
-                raise
-            return _duplicate(existing)
+            players = await self._subjects(partner_id, [record])
+        for attempt in range(2):
+            try:
+                [outcome] = await self._ingest_together(partner_id, [record], players)
+                return outcome
+            except IntegrityError:
+                existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record_id)
+                if existing is not None:
+                    return _duplicate(existing)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _subjects(self, partner_id: str, records: list[dict]) -> Subjects:
         """Each record's subject (a player id or host-app subject) or subjectRef (through
@@ -254,50 +263,6 @@ class Ingestor(SceneCrediting):
             refused.player = player
             raise
         return fields, player, methodology
-
-    async def _process(self, partner_id: str, record: dict,
-                       players: Subjects | None) -> RecordOutcome:
-        record_id = record["id"]
-        if players is None:
-            players = await self._subjects(partner_id, [record])
-        if self.is_scene_record(record):
-            return await self.ingest_scene(partner_id, record, players)
-        try:
-            fields, player, methodology = self._prepare(partner_id, record, players)
-        except Refused as refused:
-            async with in_transaction():
-                activity = self._refused_activity(refused.player, partner_id, record, refused)
-                if activity is not None:
-                    await activity.save()
-                await PartnerRecord.create(
-                    partner_id=partner_id, record_id=record_id, payload=record, status="rejected",
-                    reason=refused.reason, message=refused.message, activity=activity,
-                )
-            return RecordOutcome(record_id, "rejected", reason=refused.reason, message=refused.message)
-
-        local_date = fields.started_at.astimezone(self.zone).date()
-        async with in_transaction():
-            daily = await lock_daily(str(player.id), local_date, fields.kind)
-            calc, activity = self._calculated(partner_id, fields, player, methodology, daily)
-            await activity.save()
-            rejection = calc.rejection
-            # a concurrent copy of this record meets the unique index here and the whole
-            # transaction rolls back (the daily lock has serialised the two)
-            await PartnerRecord.create(
-                partner_id=partner_id, record_id=record_id, payload=record,
-                status=activity.status, reason=activity.reject_reason,
-                message=activity.reject_message, activity=activity)
-            if rejection is None:
-                entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
-                await daily.save(update_fields=["reduction_grams", "points", "growth", "energy"])
-                [effects], txs = await self.play_then_post(
-                    [(str(player.id), fields.kind, calc.growth, local_date, 1)],
-                    [entry] if entry is not None else [])
-                credited_at = txs[0].created_at if txs else utcnow()
-        if rejection is not None:
-            return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=rejection.message)
-        await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
-        return _accepted(record_id, activity)
 
     def _calculated(self, partner_id: str, fields: RecordFields, player: Player,
                     methodology: Methodology, daily: DailyCredit) -> tuple[Calculation, Activity]:

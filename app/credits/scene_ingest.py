@@ -1,14 +1,15 @@
 """Partner records of scenes beyond travel (quantity, baseline, event), through the same
-daily totals, game hooks and ledger credit as a trip: in a batch's one transaction with
-its trips (`credit_scene_in_batch`, the same steps in memory), or alone.
+daily totals, game hooks and ledger credit as a trip, in the transaction of the batch
+they came in (`Ingestor._ingest_together`; a record alone is a batch of one).
 
-Alone, in one transaction: (for a meter) an advisory lock on the meter, the day's totals for the
-kind, the claim on the real event (a scene's dedup key: a meter and its period, a ticket)
-if one is already there the record is a `duplicate` of that activity; else the meter's
-kept periods, the calculation, the activity, the partner record, the bill's period (when
-credited, and for a valid bill without saving or baseline) and, when credited, the claim
-and the ledger credit. A concurrent report of the same event meets the claim's unique
-index, rolls back and is answered again, as a duplicate.
+Before the batch's records are credited, the meters they read are locked and the claims
+on their real events (a scene's dedup key: a meter and its period, a ticket) and the
+meters' kept periods are read (`app.credits.batch_rows`). A record whose event is claimed
+is a `duplicate` of the claiming activity; else the calculation sees the meter's periods,
+the activity and partner record are written, the bill's period kept (when credited, and
+for a valid bill without saving or baseline) and, when credited, the claim and the ledger
+credit. A concurrent report of the same event meets the claim's unique index, rolls back
+and is answered again, as a duplicate.
 """
 
 from __future__ import annotations
@@ -18,16 +19,12 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from app.accounts.models import Player
 from app.clock import utcnow
 from app.credits.batch_rows import BatchRows, ClaimKey, MeterKey, SceneHistory, as_json, meter_period_row
 from app.credits.crediting import CreditService, add_to_daily, credit_entry, provenance, totals
-from app.credits.daily import lock_daily
-from app.credits.models import Activity, DailyCredit, MeterPeriod, PartnerRecord, SceneClaim
-from app.credits.outcomes import RecordOutcome, accepted, duplicate
+from app.credits.models import Activity, DailyCredit
+from app.credits.outcomes import RecordOutcome, accepted
 from app.credits.records import FieldError, parse_subject_and_kind, parse_time
 from app.credits.scene_records import SceneRecord, parse_scene_record
 from app.settings import PartnerConfig
@@ -110,7 +107,7 @@ class ScenePlan:
 
 
 class SceneCrediting(CreditService):
-    """What `Ingestor` adds for scene records; `ingest_scene` is its entry."""
+    """What `Ingestor` adds for scene records: planning and crediting them in a batch."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -132,34 +129,6 @@ class SceneCrediting(CreditService):
         methodology = self.registry.for_kind(kind, utcnow())
         return methodology if methodology is not None and methodology.scene_kind(kind) in SCENE_FORMULAS \
             else None
-
-    def is_scene_record(self, record: dict) -> bool:
-        """Whether the record's kind is a scene beyond travel."""
-        return self.scene_methodology(record) is not None
-
-    async def ingest_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any]
-                           ) -> RecordOutcome:
-        """The record's outcome; `players` maps subjects to players (as `Ingestor` finds them)."""
-        try:
-            scene_record, player, methodology = self._prepare_scene(partner_id, record, players)
-        except SceneRefused as refused:
-            async with in_transaction():
-                activity = self._refused_scene_activity(refused, partner_id, record)
-                if activity is not None:
-                    await activity.save()
-                await PartnerRecord.create(
-                    partner_id=partner_id, record_id=record["id"], payload=record, status="rejected",
-                    reason=refused.reason, message=refused.message, activity=activity)
-            return RecordOutcome(record["id"], "rejected", reason=refused.reason, message=refused.message)
-        try:
-            return await self._credit_scene(partner_id, record, scene_record, player, methodology)
-        except IntegrityError:
-            # a concurrent copy of this record (same partner and id), or the same real event
-            # from elsewhere, claimed first: answered again it is a duplicate
-            existing = await PartnerRecord.get_or_none(partner_id=partner_id, record_id=record["id"])
-            if existing is not None:
-                return duplicate(existing)
-        return await self._credit_scene(partner_id, record, scene_record, player, methodology)
 
     def _prepare_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any],
                        current: Methodology | None = None) -> tuple[SceneRecord, Player, Methodology]:
@@ -214,64 +183,9 @@ class SceneCrediting(CreditService):
                         status="rejected", reject_reason=refused.reason,
                         reject_message=refused.message)
 
-    async def _credit_scene(self, partner_id: str, record: dict, scene: SceneRecord,
-                            player: Player, methodology: Methodology) -> RecordOutcome:
-        record_id = record["id"]
-        local_date = scene.occurred_at.astimezone(self.zone).date()
-        reading = scene.calculation_input
-        async with in_transaction() as conn:
-            if isinstance(reading, MeterReadingInput) and conn.capabilities.dialect == "postgres":
-                # two bills of one meter at once must not both pass the overlap check
-                await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))",
-                                         [f"meter:{scene.kind}:{reading.meter_id}"])
-            daily = await lock_daily(str(player.id), local_date, scene.kind)
-            key = scene.dedup_key
-            claim = await SceneClaim.get_or_none(kind=scene.kind, digest=key.digest) if key else None
-            if claim is not None:
-                await PartnerRecord.create(
-                    partner_id=partner_id, record_id=record_id, payload=record, status="duplicate",
-                    message=f"the same {scene.kind} event was credited before", activity_id=claim.activity_id)
-                return RecordOutcome(record_id, "duplicate", activityId=str(claim.activity_id))
-            if isinstance(reading, MeterReadingInput):
-                periods = await MeterPeriod.filter(kind=scene.kind, meter_id=reading.meter_id)
-                reading = replace(reading, previous=tuple(
-                    CreditedPeriod(p.period_start, p.period_end, p.consumption, p.start_reading,
-                                   p.end_reading) for p in periods))
-            calc = calculate(methodology, reading, totals(daily))
-            rejection = calc.rejection
-            activity = scene_activity(partner_id, scene, player, local_date, calc)
-            message = activity.reject_message
-            await activity.save()
-            await PartnerRecord.create(
-                partner_id=partner_id, record_id=record_id, payload=record, status=activity.status,
-                reason=activity.reject_reason, message=message, activity=activity)
-            if isinstance(reading, MeterReadingInput) and (
-                    rejection is None or rejection.reason in METER_HISTORY_REASONS):
-                await MeterPeriod.create(
-                    kind=scene.kind, meter_id=reading.meter_id, period_start=reading.period_start,
-                    period_end=reading.period_end,
-                    consumption=reading.end_reading - reading.start_reading,
-                    start_reading=reading.start_reading, end_reading=reading.end_reading,
-                    activity=activity)
-            if rejection is None:
-                if key is not None:
-                    await SceneClaim.create(kind=scene.kind, digest=key.digest, dedup_key=key.values,
-                                            activity=activity, partner_id=partner_id)
-                entry = credit_entry(str(player.id), activity.id, add_to_daily(daily, calc))
-                await daily.save(update_fields=["reduction_grams", "points", "growth", "energy"])
-                [effects], txs = await self.play_then_post(
-                    [(str(player.id), scene.kind, calc.growth, local_date, 1,
-                      *credited_quantity(methodology, reading, calc))],
-                    [entry] if entry is not None else [])
-                credited_at = txs[0].created_at if txs else utcnow()
-        if rejection is not None:
-            return RecordOutcome(record_id, "rejected", reason=rejection.reason, message=message)
-        await self.game.after_commit(player, calc.reduction_grams, credited_at, effects)
-        return accepted(record_id, activity)
-
     def plan_scene(self, partner_id: str, record: dict, players: Mapping[Any, Any],
                    current: Methodology | None = None) -> ScenePlan | SceneRefused:
-        """A batch's scene record prepared (or refused) as `ingest_scene` would."""
+        """A batch's scene record prepared (its fields, player, methodology), or refused."""
         try:
             scene, player, methodology = self._prepare_scene(partner_id, record, players, current)
         except SceneRefused as refused:
@@ -290,8 +204,9 @@ class SceneCrediting(CreditService):
     def credit_scene_in_batch(self, partner_id: str, record: dict, plan: ScenePlan,
                               daily: DailyCredit, history: SceneHistory, rows: BatchRows
                               ) -> RecordOutcome:
-        """`_credit_scene` in memory, inside a batch: the claims and meter periods are the
-        batch's `history`, which this record's own claim and period then join."""
+        """A scene record credited (or refused, or a duplicate) in memory: the claims and
+        meter periods it meets are the batch's `history`, which its own claim and period
+        then join."""
         record_id, scene = record["id"], plan.scene
         claimed = history.claims.get(plan.claim) if plan.claim is not None else None
         if claimed is not None:
