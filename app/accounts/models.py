@@ -45,6 +45,7 @@ class HostIdentity(Model):
     class Meta:
         table = "host_identity"
         unique_together = (("issuer", "subject"),)
+        indexes = (("subject",),)  # a partner names the person by subject alone
 
 
 class MiniProgramIdentity(Model):

@@ -114,6 +114,7 @@ class SceneClaim(Model):
     class Meta:
         table = "scene_claim"
         unique_together = (("kind", "digest"),)
+        indexes = (("activity_id",),)  # released when its activity is withdrawn
 
 
 class MeterPeriod(Model):
@@ -138,4 +139,5 @@ class MeterPeriod(Model):
 
     class Meta:
         table = "meter_period"
-        indexes = (("kind", "meter_id", "period_start"),)
+        # a meter's periods; and those released when their activity is withdrawn
+        indexes = (("kind", "meter_id", "period_start"), ("activity_id",))

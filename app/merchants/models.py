@@ -52,6 +52,7 @@ class MerchantPayment(Model):
     class Meta:
         table = "merchant_payment"
         unique_together = (("player_id", "idempotency_key"),)
+        indexes = (("merchant_id", "created_at", "id"),)  # a merchant's payments, newest first
 
 
 class SettlementStatus(StrEnum):

@@ -37,6 +37,8 @@ class Payout(Model):
 
     class Meta:
         table = "payout"
+        # the workers' poll for what is due: PENDING, oldest attempt first
+        indexes = (("status", "next_attempt_at", "id"),)
 
 
 class SandboxPayment(Model):
