@@ -1,6 +1,6 @@
 """GraphiQL on `GET /graphql`, served whole by the app: no CDN, works with no internet.
 
-strawberry's own page loads React and GraphiQL from unpkg.com, so offline it is blank.
+strawberry's own page loads React and GraphiQL from a public CDN, so offline it is blank.
 The same IDE ships as plain files in the `graphene-django-graphiql-static` package
 (GraphiQL 2, React 17, the explorer plugin; nothing of Django is used): `assets()` serves
 them under `ASSETS_PATH`, and `page()` is a small HTML page that loads only those and
